@@ -1,0 +1,1 @@
+"""Customers with their helpdesk IDs, and the phone numbers they call from."""

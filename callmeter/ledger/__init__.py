@@ -1,0 +1,1 @@
+"""The prepaid ledger: top-ups, reservations, charges, releases and corrections."""
