@@ -1,0 +1,1 @@
+"""callmeter's own asyncio client for the Asterisk Manager Interface."""
