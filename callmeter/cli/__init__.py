@@ -29,7 +29,7 @@ app = typer.Typer(
 )
 
 # Importing a command module registers its commands on ``app``.
-from callmeter.cli import admission, customers, demo, service, tariff, tokens  # noqa: E402, F401
+from callmeter.cli import admission, customers, demo, service, simulate, tariff, tokens  # noqa: E402, F401
 
 
 def main() -> None:
