@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+import structlog
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -62,6 +63,8 @@ i18n.register(
         },
     }
 )
+
+log = structlog.get_logger(__name__)
 
 _HELPDESK_ID = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
 
@@ -220,6 +223,7 @@ def add_number(session: Session, helpdesk_id: str, raw: str) -> PhoneNumber:
         owner = _owner_of(session, e164)
         if owner is None:
             raise
+        log.info("customer.number_race_lost", number=e164, helpdesk_id=customer.helpdesk_id, owner=owner)
         raise _duplicate(customer, e164, owner) from None
     return number
 

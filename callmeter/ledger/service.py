@@ -121,8 +121,16 @@ class Credit:
 
 
 def lock_customer(session: Session, customer_id: int) -> Customer:
-    """Lock a customer's money for the rest of this transaction."""
-    customer = session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+    """Lock a customer's money for the rest of this transaction.
+
+    PostgreSQL gets ``FOR NO KEY UPDATE``, which serialises the money writers
+    of one customer but does not conflict with the key-share lock that an
+    insert referencing the customer takes. A plain ``FOR UPDATE`` deadlocks
+    two admissions that each insert their call row before reserving.
+    """
+    customer = session.scalar(
+        select(Customer).where(Customer.id == customer_id).with_for_update(key_share=True)
+    )
     assert customer is not None, f"customer {customer_id} vanished inside a transaction"
     return customer
 
