@@ -8,7 +8,13 @@ from sqlalchemy.exc import IntegrityError
 
 from callmeter.db import Database
 from callmeter.db.models import LedgerEntry, Reservation
-from callmeter.errors import IdempotencyConflict, InsufficientCredit, InvalidAmount, InvalidInput, UnknownEntry
+from callmeter.errors import (
+    IdempotencyConflict,
+    InsufficientCredit,
+    InvalidAmount,
+    InvalidInput,
+    UnknownEntry,
+)
 from callmeter.ledger import service as ledger
 from tests.ledger.conftest import AT, add_call, add_customer
 
@@ -72,7 +78,9 @@ class TestTopUp:
             ledger.top_up(session, customer_id, amount, "F1", "k1", "cli:test", AT)
         assert entry_count(db) == 0
 
-    @pytest.mark.parametrize(("reference", "key"), [("", "k1"), ("F" * 201, "k1"), ("F1", ""), ("F1", "k" * 151)])
+    @pytest.mark.parametrize(
+        ("reference", "key"), [("", "k1"), ("F" * 201, "k1"), ("F1", ""), ("F1", "k" * 151)]
+    )
     def test_bad_reference_or_key_rejected(self, db: Database, reference: str, key: str) -> None:
         customer_id = add_customer(db)
         with pytest.raises(InvalidInput), db.write() as session:

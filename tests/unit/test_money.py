@@ -25,7 +25,9 @@ def test_parse_euros_accepts(text: str, cents: int) -> None:
     assert parse_euros(text) == cents
 
 
-@pytest.mark.parametrize("text", ["abc", "1e9", "12,345", "NaN", "", "1.234,50", "12,", ",5", "5 euro", "inf"])
+@pytest.mark.parametrize(
+    "text", ["abc", "1e9", "12,345", "NaN", "", "1.234,50", "12,", ",5", "5 euro", "inf"]
+)
 def test_parse_euros_rejects_with_value(text: str) -> None:
     with pytest.raises(InvalidAmount) as raised:
         parse_euros(text)

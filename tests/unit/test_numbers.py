@@ -10,7 +10,15 @@ from callmeter.numbers import display, is_withheld_number, normalise, try_normal
 
 @pytest.mark.parametrize(
     "raw",
-    ["0612345678", "+31612345678", "0031612345678", "31612345678", "06-12345678", "06 1234 5678", " 0612345678 "],
+    [
+        "0612345678",
+        "+31612345678",
+        "0031612345678",
+        "31612345678",
+        "06-12345678",
+        "06 1234 5678",
+        " 0612345678 ",
+    ],
 )
 def test_dutch_mobile_formats_same_number(raw: str) -> None:
     assert normalise(raw) == "+31612345678"
@@ -44,7 +52,9 @@ def test_try_normalise_returns_none() -> None:
     assert try_normalise("0612345678") == "+31612345678"
 
 
-@pytest.mark.parametrize("raw", ["", "Anonymous", "UNKNOWN", "<unknown>", "restricted", "private", "unavailable"])
+@pytest.mark.parametrize(
+    "raw", ["", "Anonymous", "UNKNOWN", "<unknown>", "restricted", "private", "unavailable"]
+)
 def test_withheld_placeholders(raw: str) -> None:
     assert is_withheld_number(raw)
 

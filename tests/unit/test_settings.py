@@ -120,7 +120,9 @@ def test_broken_toml_names_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_backoff_order_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    error = config_error(tmp_path, monkeypatch, "[ami]\nreconnect_min_seconds = 10\nreconnect_max_seconds = 5\n")
+    error = config_error(
+        tmp_path, monkeypatch, "[ami]\nreconnect_min_seconds = 10\nreconnect_max_seconds = 5\n"
+    )
     assert "reconnect_max_seconds" in error.message("nl")
     assert error.params["key"] == "ami"
 
