@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from callmeter import i18n
@@ -74,6 +75,16 @@ i18n.register(
         "db.current": {
             "nl": "Databaseschema van {url} is actueel (revisie {head}).",
             "en": "Database schema of {url} is current (revision {head}).",
+        },
+        "error.upgrade_failed": {
+            "nl": (
+                "Het databaseschema van {url} kon niet worden bijgewerkt: {reason}. "
+                "Er is niets gewijzigd; controleer of database_url naar een callmeter-database wijst."
+            ),
+            "en": (
+                "Could not upgrade the database schema of {url}: {reason}. "
+                "Nothing was changed; check that database_url points to a callmeter database."
+            ),
         },
         "customer.created": {
             "nl": "Klant {helpdesk_id} ({name}, {plan}) is aangemaakt.",
@@ -230,7 +241,14 @@ def db_upgrade(as_json: JsonOption = False, lang: LangOption = None) -> None:
     settings, language = settings_and_language(lang)
     with unchecked_database(settings) as database:
         previous, head, _ = schema_state(database)
-        database.upgrade()
+        try:
+            database.upgrade()
+        except DatabaseError as error:
+            # For example tables that exist without a recorded revision.
+            reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+            raise SchemaOutdated(
+                "error.upgrade_failed", url=display_url(database.url), reason=reason
+            ) from None
 
     url = display_url(database.url)
     if as_json:
