@@ -47,9 +47,9 @@ def _parse(candidate: str) -> phonenumbers.PhoneNumber | None:
     return parsed if phonenumbers.is_valid_number(parsed) else None
 
 
-# The longest text accepted as a phone number. E.164 has at most 15 digits, so
-# 64 characters leaves room for spaces, dashes and an international prefix,
-# and it is the size of the column that keeps the number as it was typed.
+# Maximum length of the text accepted as a phone number. E.164 has at most 15
+# digits, so 64 characters leave room for spaces, dashes and an international
+# prefix. It is also the size of the column that stores the number as typed.
 MAX_RAW_LENGTH = 64
 
 

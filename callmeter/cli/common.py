@@ -219,6 +219,7 @@ def schema_state(database: Database) -> tuple[str | None, str, bool]:
     """Return the current revision, the newest revision and whether the database has no tables."""
     current, head = database.schema_revisions()
     empty = current is None and not inspect(database.engine).get_table_names()
+    # A revision this code does not know was made by a newer callmeter; 'db upgrade' cannot help.
     if current is not None and current != head:
         known = {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
         if current not in known:
@@ -230,13 +231,13 @@ def open_database(settings: Settings, language: str | None = None) -> Database:
     """Open the configured database for a CLI command that reads or writes it.
 
     A database without any tables (a new SQLite file) gets the schema at
-    once, with a notice on stderr. A database at an older revision is
-    refused with SchemaOutdated, which tells the user to run
+    once, with a notice on stderr. A database at an older revision raises
+    SchemaOutdated, whose message names the command to run:
     'callmeter db upgrade'. The caller disposes of the returned Database.
     """
     database = _connect(settings)
     try:
-        current, head, empty = schema_state(database)
+        _, head, empty = schema_state(database)
         if empty:
             database.upgrade()
             url = display_url(database.url)
@@ -245,8 +246,7 @@ def open_database(settings: Settings, language: str | None = None) -> Database:
                 i18n.text("db.schema_created", language or settings.language, url=url, head=head),
                 markup=False,
             )
-        elif current != head:
-            raise SchemaOutdated("error.schema_outdated", current=current or "-", head=head)
+        database.check_schema()
     except (OperationalError, InterfaceError) as error:
         database.dispose()
         raise _unavailable(database, error) from None

@@ -1,10 +1,10 @@
 """Ledger operations. Every function runs inside the caller's write session.
 
 Call :func:`lock_customer` first in every transaction that moves one
-customer's money. On PostgreSQL it takes ``SELECT … FOR UPDATE`` on the
-customer row; on SQLite the write session already holds the database's
-write lock (``BEGIN IMMEDIATE``), so writers to one customer are serialised
-on both.
+customer's money. On PostgreSQL it locks the customer row with
+``SELECT … FOR NO KEY UPDATE``. On SQLite the write session already has the
+database's write lock (``BEGIN IMMEDIATE``). So writers to one customer are
+serialised on both.
 
 The ledger is append-only. Idempotency keys are unique: posting the same
 key with the same content returns the first entry and writes nothing, and

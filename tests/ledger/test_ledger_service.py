@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from callmeter.db import Database
@@ -233,3 +233,13 @@ def test_listing_and_opening_balance(db: Database) -> None:
     assert total == 1
     assert references == ["F2"]
     assert opening == 1000
+
+
+def test_sqlite_uses_wal_and_foreign_keys(sqlite_url: str) -> None:
+    database = Database(sqlite_url)
+    with database.read() as session:
+        journal_mode = session.execute(text("PRAGMA journal_mode")).scalar()
+        foreign_keys = session.execute(text("PRAGMA foreign_keys")).scalar()
+    database.dispose()
+    assert journal_mode == "wal"
+    assert foreign_keys == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from callmeter.db import normalise_url
 from callmeter.errors import ConfigError
 from callmeter.settings import Settings, load_settings
 
@@ -132,3 +133,10 @@ def test_window_to_midnight_allowed(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     window = load_settings().zones["friday"].zone2[0]
     assert window.contains(time(23, 59, 59))
     assert not window.contains(time(17, 59))
+
+
+def test_database_url_default_and_postgres_normalised() -> None:
+    assert Settings().database_url == "sqlite:///./callmeter.db"
+    assert normalise_url("postgresql://u@127.0.0.1/x") == "postgresql+psycopg://u@127.0.0.1/x"
+    assert normalise_url("postgresql+psycopg://u@127.0.0.1/x") == "postgresql+psycopg://u@127.0.0.1/x"
+    assert normalise_url("sqlite:///./callmeter.db") == "sqlite:///./callmeter.db"
