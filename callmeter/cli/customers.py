@@ -103,22 +103,22 @@ i18n.register(
             "nl": "{shown} van {total} klanten getoond; verfijn met --search of verhoog --limit.",
             "en": "{shown} of {total} customers shown; narrow with --search or raise --limit.",
         },
-        "status.active": {"nl": "actief", "en": "active"},
-        "status.blocked": {"nl": "geblokkeerd", "en": "blocked"},
-        "status.expired": {"nl": "verlopen", "en": "expired"},
-        "label.helpdesk_id": {"nl": "Helpdesk-ID", "en": "Helpdesk ID"},
-        "label.name": {"nl": "Naam", "en": "Name"},
-        "label.plan": {"nl": "Abonnement", "en": "Plan"},
-        "label.language": {"nl": "Taal", "en": "Language"},
-        "label.status": {"nl": "Status", "en": "Status"},
-        "label.valid_until": {"nl": "Toegang tot en met", "en": "Access until"},
-        "label.numbers": {"nl": "Nummers", "en": "Numbers"},
-        "label.balance": {"nl": "Saldo", "en": "Balance"},
-        "label.reserved": {"nl": "Gereserveerd", "en": "Reserved"},
-        "label.available": {"nl": "Beschikbaar", "en": "Available"},
-        "label.none": {"nl": "geen", "en": "none"},
-        "label.unlimited": {"nl": "onbeperkt", "en": "unlimited"},
-        "label.invoiced": {
+        "customer.status.active": {"nl": "actief", "en": "active"},
+        "customer.status.blocked": {"nl": "geblokkeerd", "en": "blocked"},
+        "customer.status.expired": {"nl": "verlopen", "en": "expired"},
+        "customer.label.helpdesk_id": {"nl": "Helpdesk-ID", "en": "Helpdesk ID"},
+        "customer.label.name": {"nl": "Naam", "en": "Name"},
+        "customer.label.plan": {"nl": "Abonnement", "en": "Plan"},
+        "customer.label.language": {"nl": "Taal", "en": "Language"},
+        "customer.label.status": {"nl": "Status", "en": "Status"},
+        "customer.label.valid_until": {"nl": "Toegang tot en met", "en": "Access until"},
+        "customer.label.numbers": {"nl": "Nummers", "en": "Numbers"},
+        "customer.label.balance": {"nl": "Saldo", "en": "Balance"},
+        "customer.label.reserved": {"nl": "Gereserveerd", "en": "Reserved"},
+        "customer.label.available": {"nl": "Beschikbaar", "en": "Available"},
+        "customer.label.none": {"nl": "geen", "en": "none"},
+        "customer.label.unlimited": {"nl": "onbeperkt", "en": "unlimited"},
+        "customer.label.invoiced": {
             "nl": "{plan}: gesprekken worden gefactureerd, niet van het tegoed afgeschreven.",
             "en": "{plan}: calls are invoiced, not deducted from credit.",
         },
@@ -198,21 +198,21 @@ i18n.register(
         "ledger.opening": {"nl": "Beginsaldo: {balance}", "en": "Opening balance: {balance}"},
         "ledger.closing": {"nl": "Eindsaldo: {balance}", "en": "Closing balance: {balance}"},
         "ledger.empty": {"nl": "Geen boekingen in deze periode.", "en": "No entries in this period."},
-        "column.entry": {"nl": "#", "en": "#"},
-        "column.time": {"nl": "Tijd", "en": "Time"},
-        "column.kind": {"nl": "Soort", "en": "Kind"},
-        "column.amount": {"nl": "Bedrag", "en": "Amount"},
-        "column.running": {"nl": "Saldo", "en": "Balance"},
-        "column.detail": {"nl": "Omschrijving", "en": "Description"},
-        "column.actor": {"nl": "Door", "en": "By"},
-        "kind.topup": {"nl": "opwaardering", "en": "top-up"},
-        "kind.reservation": {"nl": "reservering", "en": "reservation"},
-        "kind.release": {"nl": "vrijgave", "en": "release"},
-        "kind.charge": {"nl": "afschrijving", "en": "charge"},
-        "kind.correction": {"nl": "correctie", "en": "correction"},
-        "detail.invoice": {"nl": "factuur {reference}", "en": "invoice {reference}"},
-        "detail.call": {"nl": "gesprek {uniqueid}", "en": "call {uniqueid}"},
-        "detail.corrects": {"nl": "corrigeert #{entry_id}", "en": "corrects #{entry_id}"},
+        "ledger.column.entry": {"nl": "#", "en": "#"},
+        "ledger.column.time": {"nl": "Tijd", "en": "Time"},
+        "ledger.column.kind": {"nl": "Soort", "en": "Kind"},
+        "ledger.column.amount": {"nl": "Bedrag", "en": "Amount"},
+        "ledger.column.running": {"nl": "Saldo", "en": "Balance"},
+        "ledger.column.detail": {"nl": "Omschrijving", "en": "Description"},
+        "ledger.column.actor": {"nl": "Door", "en": "By"},
+        "ledger.kind.topup": {"nl": "opwaardering", "en": "top-up"},
+        "ledger.kind.reservation": {"nl": "reservering", "en": "reservation"},
+        "ledger.kind.release": {"nl": "vrijgave", "en": "release"},
+        "ledger.kind.charge": {"nl": "afschrijving", "en": "charge"},
+        "ledger.kind.correction": {"nl": "correctie", "en": "correction"},
+        "ledger.detail.invoice": {"nl": "factuur {reference}", "en": "invoice {reference}"},
+        "ledger.detail.call": {"nl": "gesprek {uniqueid}", "en": "call {uniqueid}"},
+        "ledger.detail.corrects": {"nl": "corrigeert #{entry_id}", "en": "corrects #{entry_id}"},
     }
 )
 
@@ -281,11 +281,11 @@ def db_check(as_json: JsonOption = False, lang: LangOption = None) -> None:
 
 def _status(customer: Customer, language: str, settings: Settings) -> str:
     if customer.blocked:
-        return i18n.text("status.blocked", language)
+        return i18n.text("customer.status.blocked", language)
     valid_until = customer.access_valid_until
     if valid_until is not None and valid_until < utc_now().astimezone(settings.zone_info).date():
-        return i18n.text("status.expired", language)
-    return i18n.text("status.active", language)
+        return i18n.text("customer.status.expired", language)
+    return i18n.text("customer.status.active", language)
 
 
 def _customer_json(session: Session, customer: Customer, settings: Settings) -> dict[str, Any]:
@@ -374,12 +374,12 @@ def customer_list(
         return
     table = Table()
     for label in (
-        "label.helpdesk_id",
-        "label.name",
-        "label.plan",
-        "label.numbers",
-        "label.status",
-        "label.balance",
+        "customer.label.helpdesk_id",
+        "customer.label.name",
+        "customer.label.plan",
+        "customer.label.numbers",
+        "customer.label.status",
+        "customer.label.balance",
     ):
         table.add_column(i18n.text(label, language))
     for row, status in zip(rows, statuses, strict=True):
@@ -412,25 +412,28 @@ def customer_show(
         return
     numbers = ", ".join(f"{display(number)} ({number})" for number in payload["numbers"])
     lines = [
-        (i18n.text("label.helpdesk_id", language), payload["helpdesk_id"]),
-        (i18n.text("label.name", language), payload["name"]),
-        (i18n.text("label.plan", language), payload["plan"]),
-        (i18n.text("label.language", language), payload["language"]),
-        (i18n.text("label.status", language), status),
+        (i18n.text("customer.label.helpdesk_id", language), payload["helpdesk_id"]),
+        (i18n.text("customer.label.name", language), payload["name"]),
+        (i18n.text("customer.label.plan", language), payload["plan"]),
+        (i18n.text("customer.label.language", language), payload["language"]),
+        (i18n.text("customer.label.status", language), status),
         (
-            i18n.text("label.valid_until", language),
-            payload["access_valid_until"] or i18n.text("label.unlimited", language),
+            i18n.text("customer.label.valid_until", language),
+            payload["access_valid_until"] or i18n.text("customer.label.unlimited", language),
         ),
-        (i18n.text("label.numbers", language), numbers or i18n.text("label.none", language)),
-        (i18n.text("label.balance", language), format_cents(payload["balance_cents"], language)),
-        (i18n.text("label.reserved", language), format_cents(payload["reserved_cents"], language)),
-        (i18n.text("label.available", language), format_cents(payload["available_cents"], language)),
+        (
+            i18n.text("customer.label.numbers", language),
+            numbers or i18n.text("customer.label.none", language),
+        ),
+        (i18n.text("customer.label.balance", language), format_cents(payload["balance_cents"], language)),
+        (i18n.text("customer.label.reserved", language), format_cents(payload["reserved_cents"], language)),
+        (i18n.text("customer.label.available", language), format_cents(payload["available_cents"], language)),
     ]
     width = max(len(label) for label, _ in lines) + 1
     for label, value in lines:
         console.print(f"{label + ':':<{width}} {value}", markup=False)
     if payload["plan"] != "prepaid":
-        console.print(i18n.text("label.invoiced", language, plan=payload["plan"]), markup=False)
+        console.print(i18n.text("customer.label.invoiced", language, plan=payload["plan"]), markup=False)
 
 
 def _set_blocked(helpdesk_id: str, blocked: bool, as_json: bool, lang: str | None) -> None:
@@ -622,26 +625,26 @@ def balance_command(
         )
         return
     lines = [
-        (i18n.text("label.balance", language), money.balance_cents),
-        (i18n.text("label.reserved", language), money.reserved_cents),
-        (i18n.text("label.available", language), money.available_cents),
+        (i18n.text("customer.label.balance", language), money.balance_cents),
+        (i18n.text("customer.label.reserved", language), money.reserved_cents),
+        (i18n.text("customer.label.available", language), money.available_cents),
     ]
     width = max(len(label) for label, _ in lines) + 1
     console.print(f"{found_id}", markup=False)
     for label, cents_value in lines:
         console.print(f"  {label + ':':<{width}} {format_cents(cents_value, language)}", markup=False)
     if plan != "prepaid":
-        console.print(i18n.text("label.invoiced", language, plan=plan), markup=False)
+        console.print(i18n.text("customer.label.invoiced", language, plan=plan), markup=False)
 
 
 def _detail(row: dict[str, Any], language: str) -> str:
     parts: list[str] = []
     if row["reference"]:
-        parts.append(i18n.text("detail.invoice", language, reference=row["reference"]))
+        parts.append(i18n.text("ledger.detail.invoice", language, reference=row["reference"]))
     if row["uniqueid"]:
-        parts.append(i18n.text("detail.call", language, uniqueid=row["uniqueid"]))
+        parts.append(i18n.text("ledger.detail.call", language, uniqueid=row["uniqueid"]))
     if row["corrects_id"] is not None:
-        parts.append(i18n.text("detail.corrects", language, entry_id=row["corrects_id"]))
+        parts.append(i18n.text("ledger.detail.corrects", language, entry_id=row["corrects_id"]))
     if row["reason"]:
         parts.append(row["reason"])
     return "; ".join(parts)
@@ -712,16 +715,26 @@ def _print_ledger(helpdesk_id: str, rows: list[dict[str, Any]], opening: int, la
         console.print(i18n.text("ledger.empty", language), markup=False)
         return
     table = Table(title=i18n.text("ledger.title", language, helpdesk_id=helpdesk_id))
-    for column in ("column.entry", "column.time", "column.kind", "column.amount", "column.running"):
-        table.add_column(i18n.text(column, language), justify="right" if column != "column.kind" else "left")
-    table.add_column(i18n.text("column.detail", language))
-    table.add_column(i18n.text("column.actor", language))
+    for column in (
+        "ledger.column.entry",
+        "ledger.column.time",
+        "ledger.column.kind",
+        "ledger.column.amount",
+        "ledger.column.running",
+    ):
+        table.add_column(
+            i18n.text(column, language),
+            justify="left" if column == "ledger.column.kind" else "right",
+            no_wrap=True,
+        )
+    table.add_column(i18n.text("ledger.column.detail", language))
+    table.add_column(i18n.text("ledger.column.actor", language))
     for row in rows:
         table.add_row(
             str(row["id"]),
             # The ISO time is already in the configured zone; show it without the offset.
             row["created_at"][:19].replace("T", " "),
-            i18n.text(f"kind.{row['kind']}", language),
+            i18n.text(f"ledger.kind.{row['kind']}", language),
             format_cents(row["amount_cents"], language),
             format_cents(row["balance_cents"], language),
             _detail(row, language),
