@@ -159,7 +159,7 @@ def test_balance_equals_sum_of_entries(fresh_database: FreshDatabase) -> None:
     run_state_machine_as_test(
         machine_for(fresh_database),
         settings=settings(
-            max_examples=15,
+            max_examples=10,
             stateful_step_count=15,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
