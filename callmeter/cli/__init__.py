@@ -8,14 +8,15 @@ without a traceback.
 
 from __future__ import annotations
 
+import logging
 import sys
 
+import structlog
 import typer
 
 from callmeter import i18n
 from callmeter.cli.common import console_err, usage_error_message
 from callmeter.errors import CallmeterError
-from callmeter.logging import configure_logging
 
 # typer 0.22+ vendors its own copy of click, so click's exception classes are
 # reached through the ones typer exports rather than by importing click.
@@ -36,8 +37,14 @@ from callmeter.cli import admission, customers, demo, service, simulate, tariff,
 def main() -> None:
     """Run the CLI, turning expected errors into a message and exit code 2."""
     language = i18n.parse_language(_language_from_argv(sys.argv[1:]))
-    # Logs go to stderr so that --json output on stdout stays parseable.
-    configure_logging(level="WARNING")
+    # Log warnings and errors to stderr, so that --json output on stdout stays
+    # parseable. Only structlog is set here: a long-running command (the
+    # service) calls configure_logging() itself, and logging.basicConfig()
+    # takes effect only once per process.
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    )
     try:
         # Without standalone mode click returns the code of typer.Exit instead of exiting.
         exit_code = app(standalone_mode=False)
