@@ -302,8 +302,8 @@ class FastAgiServer:
             linkedid=request.linkedid,
         )
 
-        # NOTE: if stop() cancels a session while this runs, the worker thread still commits;
-        # the reservation then stays open until metering's restart resync closes the call.
+        # NOTE: if stop() cancels a session while this runs, the worker thread still commits.
+        # The reservation then stays open until metering's resync after a restart closes the call.
         admission = await self._run_db(service.admit, self.database, self.tariff, request, self._now())
         ADMISSIONS.labels(verdict=admission.decision.verdict).inc()
 

@@ -1,7 +1,7 @@
 """Admission's database work: record the call, reserve the grant, undo it on hangup.
 
-These functions are synchronous and each runs one write transaction; the
-FastAGI server runs them in its worker threads so the event loop never
+These functions are synchronous and each runs one write transaction. The
+FastAGI server runs them in its worker threads, so the event loop never
 waits on the database.
 """
 
@@ -41,7 +41,7 @@ STATE_ADMITTED = "admitted"
 STATE_REFUSED = "refused"
 STATE_ABANDONED = "abandoned"  # the caller hung up during admission; nothing stays reserved
 
-# Longest caller number and channel name stored, matching the column sizes of `calls`.
+# Maximum lengths of the caller number and channel name, matching the column sizes of `calls`.
 _MAX_CALLER_CHARS = 64
 _MAX_CHANNEL_CHARS = 200
 
@@ -57,7 +57,7 @@ i18n.register(
 
 @dataclass(frozen=True, slots=True)
 class CallRequest:
-    """What the PBX tells admission about one inbound channel."""
+    """The facts about one inbound channel that admission decides on."""
 
     uniqueid: str
     channel: str

@@ -7,10 +7,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from callmeter.admission import FastAgiServer
 from callmeter.db import Database
 from callmeter.db.models import Call, LedgerEntry, Reservation
+from callmeter.errors import ConfigError
 from callmeter.metrics import ADMISSIONS
 from callmeter.simulator.agi_client import (
     AgiSessionResult,
@@ -18,11 +21,13 @@ from callmeter.simulator.agi_client import (
     load_recorded_sessions,
     run_agi_session,
 )
+from callmeter.status import ServiceStatus
 from tests.admission.conftest import (
     SUNDAY_MORNING,
     add_customer,
     add_recorded_customers,
     customer_credit,
+    make_settings,
 )
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ami"
@@ -247,6 +252,20 @@ class TestVerdicts:
         assert seen == [(row.id, "10.15")]
 
 
+class TestLifecycle:
+    async def test_status_follows_server(self, db: Database, running_server) -> None:  # type: ignore[no-untyped-def]
+        status = ServiceStatus()
+        async with running_server(status=status) as server:
+            assert status.fastagi == "listening"
+            assert status.fastagi_address == f"127.0.0.1:{server.port}"
+        assert status.fastagi == "stopped"
+
+    async def test_hostname_in_allowlist_rejected(self, db: Database) -> None:
+        with pytest.raises(ConfigError) as raised:
+            FastAgiServer(make_settings(db.url, allowed_peers=("pbx.example.org",)), db)
+        assert "fastagi.allowed_peers" in raised.value.message("nl")
+
+
 class TestHangupAndBadInput:
     async def test_hangup_mid_session_leaves_no_reservation(self, db: Database, running_server) -> None:  # type: ignore[no-untyped-def]
         add_customer(db, "HD-1001", "0612345678")
@@ -267,7 +286,7 @@ class TestHangupAndBadInput:
         add_customer(db, "HD-1001", "0612345678")
         async with running_server() as server:
             result = await _call(server.port, "20.2", "0612345678", hangup_after_commands=0)
-            # A later session proves the server finished the first one.
+            # A later session gives the server time to finish the first one.
             await _call(server.port, "20.3", "0201234567")
         assert result.hung_up is True
         assert _call_row(db, "20.2") is None
