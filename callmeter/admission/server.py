@@ -304,7 +304,15 @@ class FastAgiServer:
 
         # NOTE: if stop() cancels a session while this runs, the worker thread still commits.
         # The reservation then stays open until metering's resync after a restart closes the call.
-        admission = await self._run_db(service.admit, self.database, self.tariff, request, self._now())
+        try:
+            admission = await self._run_db(service.admit, self.database, self.tariff, request, self._now())
+        except service.CallAbandoned:
+            log.warning("fastagi.repeat_after_abandon", uniqueid=request.uniqueid, peer=peer)
+            return
+        except Exception:
+            # A database outage or a bug: no verdict is set, so the dialplan applies its fail policy.
+            log.exception("admission.failed", uniqueid=request.uniqueid, peer=peer)
+            return
         ADMISSIONS.labels(verdict=admission.decision.verdict).inc()
 
         delivery = await self._deliver(connection, admission, request.uniqueid)

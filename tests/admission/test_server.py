@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from sqlalchemy import func, select
 
 from callmeter.admission import FastAgiServer
@@ -24,6 +25,7 @@ from callmeter.simulator.agi_client import (
 from callmeter.status import ServiceStatus
 from tests.admission.conftest import (
     SUNDAY_MORNING,
+    ZONE1,
     add_customer,
     add_recorded_customers,
     customer_credit,
@@ -282,6 +284,34 @@ class TestHangupAndBadInput:
         assert customer_credit(db, "HD-1001").reserved_cents == 0
         assert _open_reservations(db) == 0
 
+    async def test_retry_after_hangup_sets_no_verdict(self, db: Database, running_server) -> None:  # type: ignore[no-untyped-def]
+        add_customer(db, "HD-1001", "0612345678")
+        async with running_server() as server:
+            await _call(server.port, "20.7", "0612345678", hangup_after_commands=2)
+            await _wait_for_state(db, "20.7", "abandoned")
+            retry = await _call(server.port, "20.7", "0612345678")
+        assert retry.variables == {}
+        assert len(retry.commands) == 1
+        assert _open_reservations(db) == 0
+
+    async def test_client_silent_after_decision_releases(self, db: Database, running_server) -> None:  # type: ignore[no-untyped-def]
+        add_customer(db, "HD-1001", "0612345678")
+        env = agi_environment("20.8", "PJSIP/trunk-1", "0612345678")
+        async with running_server(session_timeout_seconds=0.5) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write("".join(f"{name}: {value}\n" for name, value in env.items()).encode() + b"\n")
+            assert (
+                await asyncio.wait_for(reader.readline(), timeout=5) == b'GET VARIABLE "CALLERID(num-pres)"\n'
+            )
+            writer.write(b"200 result=1 (allowed_not_screened)\n")
+            first_set = await asyncio.wait_for(reader.readline(), timeout=5)
+            # No reply to the first SET VARIABLE: the server gives up at its deadline and closes.
+            assert await asyncio.wait_for(reader.read(), timeout=5) == b""
+            writer.close()
+            await _wait_for_state(db, "20.8", "abandoned")
+        assert first_set.startswith(b"SET VARIABLE CALLMETER_HELPDESK_ID")
+        assert customer_credit(db, "HD-1001").reserved_cents == 0
+
     async def test_hangup_before_decision_writes_nothing(self, db: Database, running_server) -> None:  # type: ignore[no-untyped-def]
         add_customer(db, "HD-1001", "0612345678")
         async with running_server() as server:
@@ -333,6 +363,27 @@ class TestHangupAndBadInput:
         async with running_server() as server:
             result = await run_agi_session("127.0.0.1", server.port, env, ALLOWED)
         assert result.commands == []
+
+
+class TestDatabaseFailure:
+    async def test_missing_schema_sets_no_verdict(self, tmp_path: Path) -> None:
+        # A database without tables makes every admission fail inside the worker thread.
+        # Plain-text tracebacks keep the logged failures fast to render.
+        structlog.configure(
+            processors=[structlog.processors.format_exc_info, structlog.processors.KeyValueRenderer()]
+        )
+        broken = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+        server = FastAgiServer(make_settings(broken.url), broken, clock=lambda: ZONE1)
+        try:
+            async with server:
+                assert server.port is not None
+                first = await _call(server.port, "40.1", "0612345678")
+                second = await _call(server.port, "40.2", "0612345678")
+        finally:
+            broken.dispose()
+        assert first.variables == {}
+        assert first.commands == ['GET VARIABLE "CALLERID(num-pres)"']
+        assert second.variables == {}
 
 
 class TestLoad:
