@@ -99,6 +99,8 @@ class _Connection:
             raise SessionError("timed out") from None
         except ValueError:
             raise SessionError(f"line longer than {MAX_LINE_BYTES} bytes") from None
+        except ConnectionError as error:
+            raise SessionError(f"connection lost: {error}") from None
         if not raw:
             return None
         if not raw.endswith(b"\n"):
@@ -206,7 +208,7 @@ class FastAgiServer:
     async def start(self) -> None:
         """Bind and listen; with port 0 the bound port is in ``self.port``."""
         fastagi = self.settings.fastagi
-        # The first zone lookup loads the holiday tables (about a second); do it before any caller waits.
+        # The first zone lookup loads the holiday tables, which can take a second, so do it before a caller waits.
         await asyncio.to_thread(self.tariff.is_open, self._now())
         self._server = await asyncio.start_server(
             self._accept, fastagi.host, fastagi.port, limit=MAX_LINE_BYTES

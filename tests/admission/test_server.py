@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -310,6 +312,22 @@ class TestHangupAndBadInput:
             writer.close()
             await _wait_for_state(db, "20.8", "abandoned")
         assert first_set.startswith(b"SET VARIABLE CALLMETER_HELPDESK_ID")
+        assert customer_credit(db, "HD-1001").reserved_cents == 0
+
+    async def test_connection_reset_mid_session_releases(self, db: Database, running_server) -> None:  # type: ignore[no-untyped-def]
+        add_customer(db, "HD-1001", "0612345678")
+        env = agi_environment("20.9", "PJSIP/trunk-1", "0612345678")
+        async with running_server() as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write("".join(f"{name}: {value}\n" for name, value in env.items()).encode() + b"\n")
+            await asyncio.wait_for(reader.readline(), timeout=5)
+            writer.write(b"200 result=1 (allowed_not_screened)\n")
+            await asyncio.wait_for(reader.readline(), timeout=5)
+            # SO_LINGER with a zero timeout makes close() send a TCP reset instead of a FIN.
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            await _wait_for_state(db, "20.9", "abandoned")
         assert customer_credit(db, "HD-1001").reserved_cents == 0
 
     async def test_hangup_before_decision_writes_nothing(self, db: Database, running_server) -> None:  # type: ignore[no-untyped-def]
