@@ -127,7 +127,7 @@ class AmiClient:
         self._connected = asyncio.Event()
         self._closing = asyncio.Event()
         self._reader_waiting = False
-        self.attempts = 0  # connection attempts since the last successful login
+        self.attempts = 0  # reconnection attempts since the last successful login
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -167,7 +167,6 @@ class AmiClient:
 
     async def _keep_connected(self) -> None:
         while not self._closing.is_set():
-            self.attempts += 1
             delay_seconds: float | None = None
             try:
                 await self._connect_and_serve()
@@ -177,6 +176,7 @@ class AmiClient:
                 self._set_status("down", error=str(error) or type(error).__name__)
             if self._closing.is_set():
                 break
+            self.attempts += 1
             if delay_seconds is None:
                 delay_seconds = self._backoff_seconds(self.attempts)
             AMI_RECONNECTS.inc()
@@ -192,7 +192,7 @@ class AmiClient:
         self._set_status("down", error=None)
 
     def _backoff_seconds(self, attempt: int) -> float:
-        """Return the wait before attempt ``attempt + 1``, jittered to 50-100 %."""
+        """Return the wait before reconnection ``attempt`` (1, 2, …): capped exponential, jittered to 50-100 %."""
         low = self._settings.reconnect_min_seconds
         high = self._settings.reconnect_max_seconds
         ceiling = min(high, low * 2 ** min(attempt - 1, 30))
@@ -283,8 +283,12 @@ class AmiClient:
             lost_at = self._clock()
             self._connected.clear()
             AMI_CONNECTED.set(0)
-            log.warning("ami.disconnected", host=self._settings.host, port=self._settings.port)
-            await self._queue.put(_Disconnected(lost_at))
+            if self._closing.is_set():
+                # A deliberate close is no lost link, so on_disconnected is not called.
+                log.info("ami.closed", host=self._settings.host, port=self._settings.port)
+            else:
+                log.warning("ami.disconnected", host=self._settings.host, port=self._settings.port)
+                await self._enqueue(_Disconnected(lost_at))
 
     # -- reading -------------------------------------------------------------
 

@@ -201,7 +201,9 @@ def simulate(
                 if replay_path is not None:
                     recording = load_recording(replay_path)
                     agi_address = None if no_agi else (agi_host, agi_port)
-                    await replay(server, recording, speed=parsed_speed, agi_address=agi_address)
+                    await replay(
+                        server, recording, speed=parsed_speed, agi_address=agi_address, login_timeout_seconds=None
+                    )
                 else:
                     await play_scenario(pbx, calls, report)
                 # Let the last events reach the client before the sockets close.
