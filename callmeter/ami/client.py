@@ -110,6 +110,8 @@ class AmiClient:
         on_disconnected: DisconnectedHandler | None = None,
         status: ServiceStatus | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        queue_size: int = EVENT_QUEUE_SIZE,
     ) -> None:
         self._settings = settings
         self._on_event = on_event
@@ -118,7 +120,7 @@ class AmiClient:
         self._status = status
         self._clock = clock
 
-        self._queue: asyncio.Queue[_QueueItem] = asyncio.Queue(maxsize=EVENT_QUEUE_SIZE)
+        self._queue: asyncio.Queue[_QueueItem] = asyncio.Queue(maxsize=queue_size)
         self._responses: dict[str, asyncio.Future[Message]] = {}
         self._lists: dict[str, _PendingList] = {}
         self._id_prefix = uuid.uuid4().hex[:8]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -91,6 +92,7 @@ class AmiServer:
         clock: VirtualClock | None = None,
         target: ActionTarget | None = None,
         banner: str = BANNER,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.username = username
         self.secret = secret
@@ -98,6 +100,7 @@ class AmiServer:
         self.clock = clock or VirtualClock()
         self.target: ActionTarget = target or _NoChannels()
         self.banner = banner
+        self.tls = tls
         self.logins = 0  # successful logins, for tests and the CLI
         self._requested_port = port
         self._server: asyncio.Server | None = None
@@ -127,7 +130,7 @@ class AmiServer:
     async def start(self) -> None:
         """Start listening; with port 0 the system picks a free port."""
         self._server = await asyncio.start_server(
-            self._serve, self.host, self._requested_port, limit=MAX_FRAME_BYTES, reuse_address=True
+            self._serve, self.host, self._requested_port, limit=MAX_FRAME_BYTES, reuse_address=True, ssl=self.tls
         )
         self._requested_port = self.port
         log.info("simulator.ami_listening", host=self.host, port=self.port)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
@@ -240,3 +244,58 @@ async def test_connection_refused_retries_with_backoff() -> None:
     delays = [entry["delay_seconds"] for entry in logs if entry["event"] == "ami.reconnecting"]
     assert len(delays) >= 2
     assert all(0.025 <= delay <= 0.5 for delay in delays)
+
+
+async def test_slow_handler_applies_backpressure(server: AmiServer) -> None:
+    seen: list[str] = []
+    connections: list[int] = []
+
+    async def slow(message: Message) -> None:
+        await asyncio.sleep(0.01)
+        seen.append(message.get("Number") or "")
+
+    async def connected() -> None:
+        connections.append(1)
+
+    client = AmiClient(fast_settings(server.port), slow, on_connected=connected, queue_size=2)
+    async with asyncio.TaskGroup() as group:
+        group.create_task(client.run())
+        await client.wait_connected(5)
+        for number in range(60):
+            await _user_event(server, number)
+        async with asyncio.timeout(10):
+            while len(seen) < 61:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        await client.close()
+
+    assert seen[1:] == [str(number) for number in range(60)]
+    assert connections == [1]
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """Return a self-signed certificate for 127.0.0.1 and its key."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
+        check=True,
+        capture_output=True,
+    )
+    return certificate, key
+
+
+async def test_tls_link_with_private_ca(certificate: tuple[Path, Path]) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    recorder = Recorder()
+    async with AmiServer(secret=SECRET, tls=context) as tls_server:
+        settings = fast_settings(tls_server.port, tls=True, tls_ca_file=str(certificate[0]))
+        async with running_client(settings, recorder) as client:
+            await client.wait_connected(5)
+            pong = await client.ping()
+
+    assert pong.get("Ping") == "Pong"
+    assert recorder.connected == 1
