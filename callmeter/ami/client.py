@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -38,7 +39,7 @@ from callmeter.ami.framing import MAX_FRAME_BYTES, FrameReader, parse_frame
 from callmeter.ami.message import Message
 from callmeter.metrics import AMI_CONNECTED, AMI_RECONNECTS
 from callmeter.settings import AmiSettings
-from callmeter.status import ServiceStatus
+from callmeter.status import LinkState, ServiceStatus
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +57,7 @@ class _LinkLost(Exception):
 
 
 class _LoginRejected(Exception):
-    """Asterisk answered Login with an error."""
+    """Asterisk rejected the Login."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +432,7 @@ class AmiClient:
 
     def _expect_response(self, action_id: str) -> asyncio.Future[Message]:
         waiter: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        waiter.add_done_callback(_retrieve_exception)
         self._responses[action_id] = waiter
         return waiter
 
@@ -465,12 +467,13 @@ class AmiClient:
     async def list_action(self, name: str, **headers: str) -> list[Message]:
         """Send a list action and return the item events, without the Complete event.
 
-        Raises AmiActionFailed when Asterisk answers ``Response: Error``.
+        Raises AmiActionFailed when Asterisk responds with ``Response: Error``.
         """
         link = self._ready_link()
         action_id = self._next_action_id()
         waiter = self._expect_response(action_id)
         done: asyncio.Future[list[Message]] = asyncio.get_running_loop().create_future()
+        done.add_done_callback(_retrieve_exception)
         self._lists[action_id] = _PendingList(done=done)
         message = Message.of([("Action", name), ("ActionID", action_id), *headers.items()])
         timeout = self._settings.action_timeout_seconds
@@ -523,15 +526,18 @@ class AmiClient:
 
     # -- status --------------------------------------------------------------
 
-    def _set_status(self, state: str, error: str | None) -> None:
-        if self._status is None:
+    def _set_status(self, state: LinkState, error: str | None) -> None:
+        status = self._status
+        if status is None:
             return
-        if state == "connected":
-            self._status.ami = "connected"
-        elif state == "connecting":
-            self._status.ami = "connecting"
-        else:
-            self._status.ami = "down"
-        self._status.ami_since = datetime.fromtimestamp(self._clock(), UTC)
+        if status.ami != state:
+            status.ami = state
+            status.ami_since = datetime.fromtimestamp(self._clock(), UTC)
         if error is not None or state == "connected":
-            self._status.ami_last_error = error
+            status.ami_last_error = error
+
+
+def _retrieve_exception(future: asyncio.Future[Any]) -> None:
+    """Mark a failed future's exception as seen, because a waiter may have given up already."""
+    if not future.cancelled():
+        future.exception()

@@ -1,10 +1,10 @@
 """The simulated PBX's AMI server: a real asyncio TCP server on 127.0.0.1.
 
-It speaks AMI the way the recorded Asterisk (upstream master) does: the
-banner, Login with ``FullyBooted``, Ping with a ``Timestamp``, the list
-actions ``CoreShowChannels`` and ``Status``, Hangup, Redirect, Setvar,
-Events, Logoff, and the error texts for missing channels and unknown
-actions. Faults can be injected on command: drop every connection, reject
+It speaks AMI the way the recorded Asterisk (upstream master) does. It
+sends the banner, Login with ``FullyBooted`` and Ping with a ``Timestamp``.
+It serves the list actions ``CoreShowChannels`` and ``Status``, and
+Hangup, Redirect, Setvar, Events and Logoff, with the recorded error texts
+for missing channels and unknown actions. Faults can be injected on command: drop every connection, reject
 logins for a while, go silent, or restart with a ``Shutdown`` event.
 """
 
@@ -165,11 +165,11 @@ class AmiServer:
             log.info("simulator.connections_dropped", count=len(sessions))
 
     def reject_logins(self, seconds: float) -> None:
-        """Answer every Login with ``Authentication failed`` for ``seconds`` real seconds."""
+        """Reject every Login with ``Authentication failed`` for ``seconds`` real seconds."""
         self._reject_logins_until = time.monotonic() + seconds
 
     def set_silent(self, silent: bool) -> None:
-        """Stop (or resume) answering actions, Pings included, and sending events."""
+        """Stop (or resume) responding to actions, Pings included, and sending events."""
         self._silent = silent
 
     async def restart(self, banner: str | None = None, down_seconds: float = 0.0) -> None:
@@ -269,7 +269,7 @@ class AmiServer:
             writer.close()
 
     async def _handle(self, session: _Session, request: Message) -> bool:
-        """Answer one action; return False when the session must close."""
+        """Handle one action and write its response; return False when the session must close."""
         name = (request.get("Action") or "").lower()
         action_id = request.action_id
         if name == "login":

@@ -1,8 +1,8 @@
 """One simulated call on the helpdesk line, from the trunk to the last Cdr.
 
 The event order follows the recordings of a real Asterisk (upstream
-master) running the helpdesk dialplan: the line is answered, admission
-runs over FastAGI, a refused caller hears a prompt and is hung up, and an
+master) running the helpdesk dialplan. The line is answered and admission
+runs over FastAGI. A refused caller hears a prompt and is hung up. An
 admitted caller is put through with ``Dial()`` (with ``L(limit)``) or
 ``Queue()`` (without a limit). CEL events, ``QueueMemberStatus`` and the
 Originate artefacts of the recording set-up are left out.
@@ -74,7 +74,7 @@ class CallSpec:
 
 @dataclass
 class CallOutcome:
-    """What happened to one call, for the CLI and for tests."""
+    """The result of one call, for the CLI and for tests."""
 
     spec: CallSpec
     uniqueid: str = ""

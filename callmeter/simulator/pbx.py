@@ -41,7 +41,7 @@ class Interrupt:
 
 
 class CallHandle:
-    """What the PBX knows of a running call: where to deliver an interrupt."""
+    """The mailbox of a running call for AMI interrupts (Hangup, Redirect)."""
 
     def __init__(self) -> None:
         self.interrupt: asyncio.Future[Interrupt] = asyncio.get_running_loop().create_future()

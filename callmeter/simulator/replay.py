@@ -1,6 +1,6 @@
 """Replay of a recorded AMI stream, and its FastAGI sessions, to a live client.
 
-A recording (``NAME.ami.jsonl`` or ``NAME.ami-all.jsonl``) holds every
+A recording (``NAME.ami.jsonl`` or ``NAME.ami-all.jsonl``) contains every
 frame a real Asterisk sent, with the time since the connection opened.
 The replay logs the client in, then sends the recorded events unchanged,
 Timestamps included, at the recorded offsets divided by the speed factor.
