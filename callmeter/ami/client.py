@@ -15,7 +15,12 @@ How it works:
 - One consumer task, alive across reconnects, calls ``on_event`` in order.
   It also calls ``on_connected`` after each login, before any event of the
   new link, and ``on_disconnected`` after the last event of the lost link.
-  A handler that raises is logged with its traceback; the stream goes on.
+  A handler that raises is logged with its traceback, and the stream goes on.
+- ``on_disconnected`` gets the epoch time the link was lost: the time of
+  the last frame read when the loss showed as a missing Pong, else the time
+  the loss was noticed. :meth:`AmiClient.close` does not call it.
+- While the reader waits for queue space, the pinger skips its Pings,
+  because no Pong could be read and the link is not dead.
 """
 
 from __future__ import annotations
@@ -98,6 +103,8 @@ class _Link:
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     login_action_id: str | None = None
     logged_in: bool = False
+    last_frame_at: float = 0.0  # epoch time of the last frame read
+    lost_at: float | None = None  # set when the loss was noticed after the fact (no Pong)
 
 
 class AmiClient:
@@ -171,12 +178,15 @@ class AmiClient:
     async def _keep_connected(self) -> None:
         while not self._closing.is_set():
             delay_seconds: float | None = None
+            reason = "link lost"
             try:
                 await self._connect_and_serve()
             except _LoginRejected:
                 delay_seconds = self._settings.reconnect_max_seconds
+                reason = "login failed"
             except (OSError, TimeoutError, EOFError, _LinkLost) as error:
-                self._set_status("down", error=str(error) or type(error).__name__)
+                reason = str(error) or type(error).__name__
+                self._set_status("down", error=reason)
             if self._closing.is_set():
                 break
             self.attempts += 1
@@ -187,6 +197,7 @@ class AmiClient:
                 "ami.reconnecting",
                 attempt=self.attempts,
                 delay_seconds=round(delay_seconds, 3),
+                reason=reason,
                 host=self._settings.host,
                 port=self._settings.port,
             )
@@ -217,7 +228,7 @@ class AmiClient:
             ),
             settings.action_timeout_seconds,
         )
-        link = _Link(FrameReader(reader), writer)
+        link = _Link(FrameReader(reader), writer, last_frame_at=self._clock())
         self._link = link
         reader_task: asyncio.Task[None] | None = None
         pinger_task: asyncio.Task[None] | None = None
@@ -283,7 +294,7 @@ class AmiClient:
             await asyncio.wait_for(link.writer.wait_closed(), 1.0)
         self._fail_pending("link lost")
         if was_logged_in:
-            lost_at = self._clock()
+            lost_at = link.lost_at if link.lost_at is not None else self._clock()
             self._connected.clear()
             AMI_CONNECTED.set(0)
             if self._closing.is_set():
@@ -301,7 +312,8 @@ class AmiClient:
                 frame = await link.reader.read_frame()
                 if frame is None:
                     raise _LinkLost("connection closed by Asterisk")
-                message = parse_frame(frame, self._clock())
+                link.last_frame_at = self._clock()
+                message = parse_frame(frame, link.last_frame_at)
                 if message is not None:
                     await self._dispatch(link, message)
         finally:
@@ -392,6 +404,8 @@ class AmiClient:
                 if self._reader_waiting:
                     continue
                 log.warning("ami.ping_timeout", timeout_seconds=settings.ping_timeout_seconds)
+                # The link died unnoticed at some point after the last frame read.
+                link.lost_at = link.last_frame_at
                 raise _LinkLost("no Pong") from None
 
     # -- consumer ------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ class Recorder:
     events: list[Message] = field(default_factory=list)
     connected: int = 0
     disconnected: list[float] = field(default_factory=list)
+    disconnected_seen_at: list[float] = field(default_factory=list)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def on_event(self, message: Message) -> None:
@@ -52,6 +54,7 @@ class Recorder:
 
     async def on_disconnected(self, lost_at: float) -> None:
         self.disconnected.append(lost_at)
+        self.disconnected_seen_at.append(time.time())
         await self._notify()
 
     async def _notify(self) -> None:

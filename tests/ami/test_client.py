@@ -149,6 +149,8 @@ async def test_missing_pong_reconnects(server: AmiServer) -> None:
             await recorder.wait_for(lambda: recorder.connected == 2)
 
     assert "ami.ping_timeout" in [entry["event"] for entry in logs]
+    # The link counts as lost at the last frame read, before the unanswered Ping went out.
+    assert recorder.disconnected[0] <= recorder.disconnected_seen_at[0] - 0.2
 
 
 async def test_shutdown_event_reconnects(server: AmiServer) -> None:
