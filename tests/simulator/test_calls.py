@@ -184,10 +184,12 @@ async def test_pjsip_channels_named_by_trunk() -> None:
     assert "LocalBridge" not in {message.event for message in simulated.events}
 
 
-async def test_list_actions_mid_call(simulated: Simulated) -> None:
-    simulated.server.clock.speed = 100.0
+async def test_list_actions_mid_call() -> None:
     recorder = Recorder()
-    async with running_client(fast_settings(simulated.server.port), recorder) as client:
+    async with (
+        simulated_pbx(fixed_admitter(), speed=100) as simulated,
+        running_client(fast_settings(simulated.server.port), recorder) as client,
+    ):
         await client.wait_connected(5)
         calls = [CallSpec("0612345678", talk_seconds=60), CallSpec("0381234567", talk_seconds=60, start_seconds=1)]
         playing = asyncio.create_task(play_scenario(simulated.pbx, calls))
@@ -211,10 +213,12 @@ async def test_list_actions_mid_call(simulated: Simulated) -> None:
     assert [outcome.end_reason for outcome in outcomes] == ["ami_hangup", "ami_hangup"]
 
 
-async def test_redirect_moves_caller_then_hangs_up(simulated: Simulated) -> None:
-    simulated.server.clock.speed = 100.0
+async def test_redirect_moves_caller_then_hangs_up() -> None:
     recorder = Recorder()
-    async with running_client(fast_settings(simulated.server.port), recorder) as client:
+    async with (
+        simulated_pbx(fixed_admitter(), speed=100) as simulated,
+        running_client(fast_settings(simulated.server.port), recorder) as client,
+    ):
         await client.wait_connected(5)
         playing = asyncio.create_task(CallRun(simulated.pbx, CallSpec("0612345678", talk_seconds=600)).run())
         await recorder.wait_for(lambda: recorder.names().count("BridgeEnter") >= 2)
