@@ -26,6 +26,8 @@ MAX_FRAME_BYTES = 64 * 1024
 
 # Older Asterisk versions respond to ``Command`` with ``Response: Follows`` and raw
 # output lines, closed by this marker instead of Output headers.
+# TODO: such output that contains a blank line is split into two frames; only
+# single-frame Follows responses are parsed whole.
 END_COMMAND = "--END COMMAND--"
 
 
