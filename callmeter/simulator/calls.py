@@ -285,10 +285,11 @@ class CallRun:
         await self.pbx.channel_event(event, inbound, ("Queue", QUEUE_NAME), ("Position", "1"), ("Count", str(count)))
 
     def _member(self) -> list[tuple[str, str]]:
+        # The order of Asterisk's AgentCalled, AgentConnect and AgentComplete events.
         return [
             ("Queue", QUEUE_NAME),
-            ("Interface", f"Local/agent@helpdesk-agents/n#{self._agents}"),
             ("MemberName", f"Agent {self._agents}"),
+            ("Interface", f"Local/agent@helpdesk-agents/n#{self._agents}"),
         ]
 
     async def _answer(self, inbound: SimChannel, leg: _AgentLeg) -> None:
@@ -320,7 +321,7 @@ class CallRun:
             await pbx.emit(
                 "AgentConnect",
                 [*inbound.snapshot(), *leg.outgoing.snapshot("Dest"), *self._member(),
-                 ("HoldTime", hold), ("RingTime", f"{self.spec.answer_seconds or 0:g}")],
+                 ("RingTime", str(int(self.spec.answer_seconds or 0))), ("HoldTime", hold)],
             )
 
     async def _talk(self, inbound: SimChannel, limit_seconds: float | None) -> None:
