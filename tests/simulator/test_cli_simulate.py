@@ -50,3 +50,20 @@ def test_simulate_replay_of_recording(cli: Any) -> None:
 
     assert result.exit_code == 0, result.stderr
     assert "Opname afgespeeld." in result.stdout
+
+
+def test_simulate_invalid_fault_exits_2(cli: Any) -> None:
+    result = cli("simulate", "--no-agi", "--fault", "explode@3")
+
+    assert result.exit_code == 2
+    assert "Ongeldige storing 'explode@3'" in result.stderr
+
+
+def test_simulate_with_fault_schedule(cli: Any) -> None:
+    result = cli(
+        "simulate", "--scenario", "smoke", "--no-agi", "--speed", "5000", "--wait", "0", "--ami-port", "0",
+        "--fault", "drop@0", "--fault", "silent@0+0.1",
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert "Scenario klaar: 3 gesprekken, 3 toegelaten." in result.stdout
