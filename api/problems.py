@@ -105,6 +105,19 @@ _REASONS: Final[dict[str, tuple[str, str]]] = {
 }
 
 
+# Money fields get a reason that names the form to use instead.
+_MONEY_REASONS: Final[dict[tuple[str, str], tuple[str, str]]] = {
+    ("amount", "string_type"): (
+        'geef euro\'s als tekst, zoals "12,50", of gebruik amount_cents',
+        'give euros as text, such as "12,50", or use amount_cents',
+    ),
+    ("amount_cents", "int_type"): (
+        "geef een geheel aantal centen, zoals 1250; een kommagetal wordt geweigerd",
+        "give a whole number of cents, such as 1250; a decimal is rejected",
+    ),
+}
+
+
 class FieldProblem(BaseModel):
     """One rejected request value."""
 
@@ -190,7 +203,8 @@ def describe_validation_error(error: dict[str, Any], language: str) -> FieldProb
     if error.get("type") == "missing":
         return FieldProblem(field=field, message=i18n.text("validation.missing", language, field=field))
 
-    templates = _REASONS.get(str(error.get("type")))
+    error_type = str(error.get("type"))
+    templates = _MONEY_REASONS.get((field, error_type)) or _REASONS.get(error_type)
     if templates is None:
         reason = str(error.get("msg", ""))
     else:

@@ -1,20 +1,67 @@
-"""Fixtures of the API tests: the real app on a real database, with real tokens."""
+"""Fixtures of the API tests: the real app on a real database, with real tokens.
+
+Migrating a database for each of a few hundred tests took minutes, so the
+API tests migrate once per session: each SQLite test gets a copy of a
+migrated file, and each PostgreSQL test gets a migrated schema with every
+table emptied and its sequences reset. Each test still starts from an
+empty database at the newest migration.
+"""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from api.app import create_app
 from callmeter.db import Database
-from callmeter.db.models import Call, CallBlock
+from callmeter.db.models import Base, Call, CallBlock
 from callmeter.settings import Settings
 from callmeter.status import ServiceStatus
 from callmeter.tokens import service as tokens
+from tests.conftest import _postgres_schema
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "callmeter.db"
+    database = Database(f"sqlite:///{path}")
+    database.upgrade()
+    database.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[Database]:
+    with _postgres_schema() as url:
+        database = Database(url)
+        database.upgrade()
+        yield database
+        database.dispose()
+
+
+def _empty_postgres(database: Database) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with database.engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database at the newest migration, once per backend (overrides the shared fixture)."""
+    if request.param == "sqlite":
+        target = tmp_path / "callmeter.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite:///{target}"
+    template: Database = request.getfixturevalue("postgres_template")
+    _empty_postgres(template)
+    return template.url
 
 
 @dataclass

@@ -81,6 +81,43 @@ class TestBalance:
         assert response.status_code == 404
 
 
+# Each case: the body, a part of the Dutch detail and a part of the English one.
+INVALID_AMOUNTS: list[tuple[dict[str, object], str, str]] = [
+    ({"amount": 12.5}, "amount = 12.5: geef euro's als tekst", "amount = 12.5: give euros as text"),
+    (
+        {"amount_cents": 12.5},
+        "amount_cents = 12.5: geef een geheel aantal centen",
+        "amount_cents = 12.5: give a whole number of cents",
+    ),
+    (
+        {"amount_cents": 12.0},
+        "amount_cents = 12.0: geef een geheel aantal centen",
+        "amount_cents = 12.0: give a whole number of cents",
+    ),
+    ({"amount_cents": "1250"}, "amount_cents = '1250': geef een geheel aantal", "give a whole number"),
+    (
+        {"amount_cents": -500},
+        "het bedrag moet groter zijn dan nul",
+        "the amount must be more than zero",
+    ),
+    ({"amount": "-5,00"}, "het bedrag moet groter zijn dan nul", "the amount must be more than zero"),
+    ({"amount_cents": 0}, "het bedrag moet groter zijn dan nul", "the amount must be more than zero"),
+    ({"amount": "0"}, "het bedrag moet groter zijn dan nul", "the amount must be more than zero"),
+    ({"amount_cents": 10**12}, "het maximum is", "the maximum is"),
+    (
+        {"amount_cents": 10**30},
+        "toegestaan is 1000000000000000 of minder",
+        "allowed is 1000000000000000 or less",
+    ),
+    ({"amount": "999999999"}, "het maximum is", "the maximum is"),
+    ({"amount": "abc"}, "Ongeldig bedrag 'abc'", "Invalid amount 'abc'"),
+    ({"amount": "12,345"}, "Ongeldig bedrag '12,345'", "Invalid amount '12,345'"),
+    ({"amount": "1e3"}, "Ongeldig bedrag '1e3'", "Invalid amount '1e3'"),
+    ({}, "niet beide", "not both"),
+    ({"amount": "5", "amount_cents": 500}, "niet beide", "not both"),
+]
+
+
 class TestTopUp:
     def test_amount_as_euro_text(self, api: Api) -> None:
         api.create_customer("HD-1001")
@@ -144,54 +181,18 @@ class TestTopUp:
         assert response.status_code == 404
         assert response.json()["code"] == "unknown_customer"
 
-    @pytest.mark.parametrize(
-        ("body", "dutch", "english"),
-        [
-            ({"amount": 12.5}, "amount = 12.5: geef tekst", "amount = 12.5: give text"),
-            (
-                {"amount_cents": 12.5},
-                "amount_cents = 12.5: geef een geheel getal",
-                "amount_cents = 12.5: give a whole",
-            ),
-            (
-                {"amount_cents": 12.0},
-                "amount_cents = 12.0: geef een geheel getal",
-                "amount_cents = 12.0: give a whole",
-            ),
-            ({"amount_cents": "1250"}, "amount_cents = '1250': geef een geheel getal", "give a whole number"),
-            (
-                {"amount_cents": -500},
-                "het bedrag moet groter zijn dan nul",
-                "the amount must be more than zero",
-            ),
-            ({"amount": "-5,00"}, "het bedrag moet groter zijn dan nul", "the amount must be more than zero"),
-            ({"amount_cents": 0}, "het bedrag moet groter zijn dan nul", "the amount must be more than zero"),
-            ({"amount": "0"}, "het bedrag moet groter zijn dan nul", "the amount must be more than zero"),
-            ({"amount_cents": 10**12}, "het maximum is", "the maximum is"),
-            (
-                {"amount_cents": 10**30},
-                "toegestaan is 1000000000000000 of minder",
-                "allowed is 1000000000000000 or less",
-            ),
-            ({"amount": "999999999"}, "het maximum is", "the maximum is"),
-            ({"amount": "abc"}, "Ongeldig bedrag 'abc'", "Invalid amount 'abc'"),
-            ({"amount": "12,345"}, "Ongeldig bedrag '12,345'", "Invalid amount '12,345'"),
-            ({"amount": "1e3"}, "Ongeldig bedrag '1e3'", "Invalid amount '1e3'"),
-            ({}, "niet beide", "not both"),
-            ({"amount": "5", "amount_cents": 500}, "niet beide", "not both"),
-        ],
-    )
-    def test_invalid_amount_is_422(self, api: Api, body: dict[str, object], dutch: str, english: str) -> None:
+    def test_invalid_amounts_are_422_in_dutch_and_english(self, api: Api) -> None:
         api.create_customer("HD-1001")
-        payload = {**body, "invoice_reference": "F1"}
 
-        status_nl, problem_nl = _top_up(api, payload, key="bad-nl")
-        status_en, problem_en = _top_up(api, payload, key="bad-en", english=True)
+        for body, dutch, english in INVALID_AMOUNTS:
+            payload = {**body, "invoice_reference": "F1"}
+            status_nl, problem_nl = _top_up(api, payload, key="bad-nl")
+            status_en, problem_en = _top_up(api, payload, key="bad-en", english=True)
+            assert status_nl == 422, body
+            assert dutch in str(problem_nl["detail"]), body
+            assert status_en == 422, body
+            assert english in str(problem_en["detail"]), body
 
-        assert status_nl == 422
-        assert dutch in str(problem_nl["detail"])
-        assert status_en == 422
-        assert english in str(problem_en["detail"])
         assert _entry_count(api) == 0
 
     def test_invoice_reference_required(self, api: Api) -> None:
