@@ -23,7 +23,7 @@ class TestLookup:
         assert body["customer"]["helpdesk_id"] == "HD-1001"
         assert body["verdict"] == "admitted"
         assert body["limit_ms"] == 600_000
-        assert "doorverbonden" in body["reason"]
+        assert body["reason"].startswith("Nummer 0612345678 hoort bij HD-1001 (prepaid): toegelaten")
 
     @freeze_time(OPEN)
     def test_no_credit(self, api: Api) -> None:
@@ -34,7 +34,7 @@ class TestLookup:
         ).json()
 
         assert body["verdict"] == "no_credit"
-        assert "too little available credit" in body["reason"]
+        assert "the customer has to top up first" in body["reason"]
 
     @freeze_time(OPEN)
     def test_blocked(self, api: Api) -> None:
