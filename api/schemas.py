@@ -64,8 +64,8 @@ def _date_text_only(value: object) -> object:
 # JSON has no date type, so a date arrives as text. It is parsed in lax mode
 # (strict mode would refuse any text), and only text is let through.
 DateText = Annotated[date, Field(strict=False, examples=["2027-01-31"]), BeforeValidator(_date_text_only)]
-# Bounded so that a value can never overflow a BigInteger column; the
-# service checks the configured maximum with a clearer message.
+# Bounded so that a value never reaches a BigInteger column unchecked. The
+# routers then check the configured maximum, with a clearer message.
 Cents = Annotated[StrictInt, Field(ge=-(10**15), le=10**15, examples=[1250])]
 
 
