@@ -23,7 +23,8 @@ from callmeter.tariffs import Tariff
 
 DESCRIPTION = """\
 The staff API of callmeter, which meters paid telephone support on the
-helpdesk line 038-7370296 and deducts prepaid credit in 5-minute blocks.
+helpdesk line 038-7370296 and deducts prepaid credit in blocks of
+5 minutes (by default).
 
 **Authentication.** Every request needs a staff token in the header
 `Authorization: Bearer <token>`. Create one with
