@@ -30,8 +30,10 @@ router.include_router(customers.router)
 router.include_router(tariffs.router)
 
 
+@router.get("/", include_in_schema=False)
 @router.get("/web", include_in_schema=False)
 def web_root(request: Request) -> Response:
+    """Send a browser at the server's root to the overview."""
     return RedirectResponse(request.url_for("web_overview"), status_code=307)
 
 

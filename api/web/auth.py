@@ -8,12 +8,11 @@ import structlog
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from callmeter import i18n
-from callmeter.tokens.service import verify
-
 from api.web.rendering import flash, render
 from api.web.routing import WebRoute
 from api.web.session import check_csrf, current_staff, database_of, language, log_in, log_out
+from callmeter import i18n
+from callmeter.tokens.service import verify
 
 log = structlog.get_logger(__name__)
 

@@ -59,7 +59,7 @@ def usage_svg(days: Sequence[DayUsage], title: str, day_labels: Sequence[str]) -
 
     for index, day in enumerate(days):
         x = LEFT + slot * index + (slot - bar_width) / 2
-        bottom = TOP + plot_height
+        bottom = float(TOP + plot_height)
         for zone in STACK_ORDER:
             count = day.blocks.get(zone, 0)
             if not count:
@@ -80,4 +80,5 @@ def usage_svg(days: Sequence[DayUsage], title: str, day_labels: Sequence[str]) -
             )
 
     parts.append("</svg>")
-    return Markup("".join(parts))
+    # Every text placed in the markup above went through escape(); the rest are numbers.
+    return Markup("".join(parts))  # noqa: S704

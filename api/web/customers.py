@@ -19,6 +19,11 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from api.web.charts import usage_svg
+from api.web.queries import customer_calls, customer_refusals, daily_usage
+from api.web.rendering import Formatter, flash, render
+from api.web.routing import WebError, WebRoute
+from api.web.session import check_csrf, database_of, language, require_staff, require_writer, settings_of
 from callmeter import i18n
 from callmeter.clock import utc_now
 from callmeter.customers.service import add_number, get_customer, remove_number, search_customers
@@ -26,12 +31,6 @@ from callmeter.db.models import Customer, LedgerEntry
 from callmeter.errors import CallmeterError, InvalidInput
 from callmeter.ledger.service import BALANCE_KINDS, credit, list_entries, top_up
 from callmeter.money import check_positive, format_cents, parse_cents, parse_euros
-
-from api.web.charts import usage_svg
-from api.web.queries import customer_calls, customer_refusals, daily_usage
-from api.web.rendering import Formatter, flash, render
-from api.web.routing import WebError, WebRoute
-from api.web.session import check_csrf, database_of, language, require_staff, require_writer, settings_of
 
 log = structlog.get_logger(__name__)
 
@@ -51,11 +50,12 @@ def customers(request: Request, q: str = "") -> Response:
     with database_of(request).read() as session:
         found, total = search_customers(session, query or None, limit=MAX_SEARCH_RESULTS, offset=0)
         rows = [(customer, credit(session, customer.id)) for customer in found]
-    return render(
-        request,
-        "customers.html",
-        {"query": query, "rows": rows, "total": total, "shown": len(rows)},
-    )
+        # Rendered inside the session, because closing it expires the loaded rows.
+        return render(
+            request,
+            "customers.html",
+            {"query": query, "rows": rows, "total": total, "shown": len(rows)},
+        )
 
 
 @router.get("/web/customers/{helpdesk_id}", name="web_customer")
@@ -70,8 +70,8 @@ def _render_customer(
     with database_of(request).read() as session:
         customer = get_customer(session, helpdesk_id)
         context = _customer_context(request, session, customer)
-    context["topup"] = topup
-    return render(request, "customer.html", context, status_code=status_code)
+        context["topup"] = topup
+        return render(request, "customer.html", context, status_code=status_code)
 
 
 def _customer_context(request: Request, session: Session, customer: Customer) -> dict[str, Any]:
@@ -80,10 +80,12 @@ def _customer_context(request: Request, session: Session, customer: Customer) ->
     today = utc_now().astimezone(settings.zone_info).date()
 
     usage = daily_usage(session, customer.id, today, settings.zone_info)
-    zone_totals: dict[int | None, int] = defaultdict(int)
+    zone_blocks: dict[int | None, int] = defaultdict(int)
+    zone_cents: dict[int | None, int] = defaultdict(int)
     for day in usage:
         for zone, count in day.blocks.items():
-            zone_totals[zone] += count
+            zone_blocks[zone] += count
+            zone_cents[zone] += day.cents.get(zone, 0)
     chart_title = formatter.t(
         "web.customer.usage_chart", first=formatter.date(usage[0].day), last=formatter.date(usage[-1].day)
     )
@@ -100,8 +102,8 @@ def _customer_context(request: Request, session: Session, customer: Customer) ->
         "refusals": customer_refusals(session, customer.id),
         "chart": chart,
         "chart_title": chart_title,
-        "usage_cents": sum(day.cents for day in usage),
-        "zone_totals": dict(zone_totals),
+        "zone_blocks": dict(zone_blocks),
+        "zone_cents": dict(zone_cents),
         "has_usage": any(day.total_blocks for day in usage),
     }
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.orm import Session
 
-from callmeter.clock import utc_now
-
-from api.web.queries import active_calls, calls_of_day, customer_names
+from api.web.queries import active_calls, calls_of_day, customer_names, live_metered_ms
 from api.web.rendering import render
 from api.web.routing import WebRoute
 from api.web.session import current_staff, database_of, require_staff, settings_of
+from callmeter.clock import utc_now
 
 router = APIRouter(route_class=WebRoute)
 
@@ -20,23 +20,31 @@ router = APIRouter(route_class=WebRoute)
 REFRESH_MS = 2500
 
 
-def _live_context(request: Request) -> dict[str, Any]:
+def _live_context(request: Request, session: Session) -> dict[str, Any]:
     settings = settings_of(request)
     now = utc_now()
     today = now.astimezone(settings.zone_info).date()
-    with database_of(request).read() as session:
-        live = active_calls(session, now)
-        today_calls = calls_of_day(session, today, settings.zone_info)
-        names = customer_names(session, [call.customer_id for call in today_calls])
-    return {"live": live, "today_calls": today_calls, "names": names, "today": today, "now": now}
+    today_calls = calls_of_day(session, today, settings.zone_info)
+    return {
+        "live": active_calls(session, now),
+        "today_calls": today_calls,
+        "names": customer_names(session, [call.customer_id for call in today_calls]),
+        "metered": {call.id: live_metered_ms(call, now) for call in today_calls},
+        "today": today,
+        "now": now,
+    }
+
+
+# Pages render inside the read session: closing it expires the loaded rows.
 
 
 @router.get("/web/", name="web_overview")
 def overview(request: Request) -> Response:
     require_staff(request)
-    context = _live_context(request)
-    context["refresh_ms"] = REFRESH_MS
-    return render(request, "overview.html", context)
+    with database_of(request).read() as session:
+        context = _live_context(request, session)
+        context["refresh_ms"] = REFRESH_MS
+        return render(request, "overview.html", context)
 
 
 @router.get("/web/live", name="web_live")
@@ -46,4 +54,5 @@ def live_fragment(request: Request) -> Response:
     # into the table, so an expired session answers 401 and the script says so.
     if current_staff(request) is None:
         return Response(status_code=401)
-    return render(request, "_live.html", _live_context(request))
+    with database_of(request).read() as session:
+        return render(request, "_live.html", _live_context(request, session))

@@ -118,11 +118,11 @@ def customer_refusals(session: Session, customer_id: int) -> list[Call]:
 
 @dataclass(frozen=True)
 class DayUsage:
-    """The blocks of one local date, counted per zone (None is outside hours)."""
+    """The blocks of one local date and their price, per zone (None is outside hours)."""
 
     day: date
     blocks: dict[int | None, int]
-    cents: int
+    cents: dict[int | None, int]
 
     @property
     def total_blocks(self) -> int:
@@ -141,11 +141,13 @@ def daily_usage(session: Session, customer_id: int, today: date, zone_info: Zone
     ).all()
 
     blocks: dict[date, dict[int | None, int]] = defaultdict(lambda: defaultdict(int))
-    cents: dict[date, int] = defaultdict(int)
+    cents: dict[date, dict[int | None, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
         local_day = row.starts_at.astimezone(zone_info).date()
         blocks[local_day][row.zone] += 1
-        cents[local_day] += row.rate_cents
+        cents[local_day][row.zone] += row.rate_cents
 
     days = [first + timedelta(days=offset) for offset in range(USAGE_DAYS)]
-    return [DayUsage(day=day, blocks=dict(blocks.get(day, {})), cents=cents.get(day, 0)) for day in days]
+    return [
+        DayUsage(day=day, blocks=dict(blocks.get(day, {})), cents=dict(cents.get(day, {}))) for day in days
+    ]

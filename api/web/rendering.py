@@ -14,12 +14,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from api.web import texts
+from api.web.session import csrf_token, current_staff, language, settings_of
 from callmeter import i18n
 from callmeter.money import format_cents
 from callmeter.numbers import display
-
-from api.web import texts
-from api.web.session import csrf_token, current_staff, language, settings_of
 
 TEMPLATES: Final = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 

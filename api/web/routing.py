@@ -9,8 +9,8 @@ handlers see them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Final
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
 
 import structlog
 from fastapi import Request, Response
@@ -52,7 +52,7 @@ class WebError(Exception):
 class WebRoute(APIRoute):
     """An APIRoute whose expected failures become HTML pages."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:

@@ -23,12 +23,12 @@ from typing import Final
 from fastapi import FastAPI, Request
 from starlette.middleware.sessions import SessionMiddleware
 
+from api.dependencies import get_context
+from api.web.routing import LoginRequired, WebError
 from callmeter import i18n
 from callmeter.db import Database
 from callmeter.db.models import ApiToken
 from callmeter.settings import Settings
-
-from api.web.routing import LoginRequired, WebError
 
 SESSION_COOKIE: Final = "callmeter_session"
 # A desk shift; after that staff log in again.
@@ -53,15 +53,11 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 
 def settings_of(request: Request) -> Settings:
-    settings = request.app.state.settings
-    assert isinstance(settings, Settings)
-    return settings
+    return get_context(request).settings
 
 
 def database_of(request: Request) -> Database:
-    database = request.app.state.database
-    assert isinstance(database, Database)
-    return database
+    return get_context(request).database
 
 
 @dataclass(frozen=True)

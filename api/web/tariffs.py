@@ -8,13 +8,12 @@ from typing import Final
 
 from fastapi import APIRouter, Request, Response
 
-from callmeter.clock import utc_now
-from callmeter.settings import PLANS, DayZones, Window
-from callmeter.tariffs import Tariff, Zone
-
 from api.web.rendering import render
 from api.web.routing import WebRoute
 from api.web.session import require_staff, settings_of
+from callmeter.clock import utc_now
+from callmeter.settings import PLANS, DayZones, Window
+from callmeter.tariffs import Tariff, Zone
 
 router = APIRouter(route_class=WebRoute)
 

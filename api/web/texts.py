@@ -223,7 +223,10 @@ i18n.register(
         # Rates.
         "web.tariffs.title": {"nl": "Tarieven", "en": "Rates"},
         "web.tariffs.week": {"nl": "Week van {monday}", "en": "Week of {monday}"},
-        "web.tariffs.rates": {"nl": "Prijs per blok van {minutes} minuten", "en": "Price per block of {minutes} minutes"},
+        "web.tariffs.rates": {
+            "nl": "Prijs per blok van {minutes} minuten",
+            "en": "Price per block of {minutes} minutes",
+        },
         "web.tariffs.holidays": {
             "nl": "Feestdagen in de komende 60 dagen",
             "en": "Public holidays in the coming 60 days",
