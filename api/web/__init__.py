@@ -1,6 +1,6 @@
 """The staff web page, served by the same FastAPI application.
 
-``router`` holds every page under /web/. The application must also call
+``router`` contains every page under /web/. The application must also call
 :func:`install`, which adds the session middleware the login needs.
 """
 

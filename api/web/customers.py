@@ -1,8 +1,8 @@
 """Customer pages: search, one customer's money and calls, numbers and top-ups.
 
 A top-up takes two steps. The customer page renders the form with a fresh
-idempotency key; "review" shows what will be posted and asks for a
-confirmation; "confirm" posts it with that key. Submitting the confirmation
+idempotency key; "review" shows what will be posted and waits for a
+confirmation, and "confirm" posts it with that key. Submitting the confirmation
 twice (a double click, a reload, a second tab) therefore posts once.
 """
 
@@ -155,6 +155,7 @@ def add_number_submit(
     except CallmeterError as error:
         if error.code == "unknown_customer":
             raise
+        log.info("web.number_rejected", helpdesk_id=helpdesk_id, code=error.code, token_name=staff.name)
         flash(request, "error", error.message(lang))
     else:
         log.info("web.number_added", helpdesk_id=owner, number=e164, token_name=staff.name)
@@ -178,6 +179,7 @@ def remove_number_submit(
     except CallmeterError as error:
         if error.code == "unknown_customer":
             raise
+        log.info("web.number_rejected", helpdesk_id=helpdesk_id, code=error.code, token_name=staff.name)
         flash(request, "error", error.message(lang))
     else:
         log.info("web.number_removed", helpdesk_id=helpdesk_id, number=e164, token_name=staff.name)
@@ -205,7 +207,7 @@ def topup_review(
     key: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    """Check the typed amount and invoice reference and ask for a confirmation."""
+    """Check the typed amount and invoice reference, then show the confirmation step."""
     require_writer(request)
     check_csrf(request, csrf)
     form_key = _checked_form_key(key)
@@ -216,6 +218,7 @@ def topup_review(
         cents = check_positive(parse_euros(amount), amount, settings.max_topup_cents)
         checked_reference = _checked_reference(reference)
     except CallmeterError as error:
+        log.info("web.topup_rejected", helpdesk_id=helpdesk_id, code=error.code)
         values["error"] = error.message(language(request))
         return _render_customer(request, helpdesk_id, topup=values, status_code=422)
 

@@ -15,7 +15,7 @@ from callmeter.clock import utc_now
 
 router = APIRouter(route_class=WebRoute)
 
-# How often the page asks for fresh call data. Two and a half seconds keeps
+# How often the page requests fresh call data. Two and a half seconds keeps
 # the metered time visibly moving without loading a busy desk's server.
 REFRESH_MS = 2500
 
@@ -51,7 +51,7 @@ def overview(request: Request) -> Response:
 def live_fragment(request: Request) -> Response:
     """Return the HTML fragment that overview.js swaps in every few seconds."""
     # A fetch that follows a redirect to the login page would paste that page
-    # into the table, so an expired session answers 401 and the script says so.
+    # into the table, so an expired session gets a 401 and the script shows a notice.
     if current_staff(request) is None:
         return Response(status_code=401)
     with database_of(request).read() as session:

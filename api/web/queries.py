@@ -35,7 +35,7 @@ def live_metered_ms(call: Call, now: datetime) -> int:
     """Return the metered time of an active call up to now.
 
     Metering stores ``metered_ms`` as blocks start, so between updates the
-    time since the answer is the better figure. The meter keeps running
+    time since ``answered_at`` is the better figure. The meter keeps running
     through a transfer, so a ``bridge_left_at`` does not stop it here.
     """
     if call.answered_at is None:
@@ -85,10 +85,10 @@ def calls_of_day(session: Session, day: date, zone_info: ZoneInfo) -> list[Call]
 
 
 def customer_names(session: Session, customer_ids: list[int | None]) -> dict[int, str]:
-    wanted = {customer_id for customer_id in customer_ids if customer_id is not None}
-    if not wanted:
+    requested = {customer_id for customer_id in customer_ids if customer_id is not None}
+    if not requested:
         return {}
-    rows = session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(wanted))).all()
+    rows = session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(requested))).all()
     return {row.id: row.name for row in rows}
 
 

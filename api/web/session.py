@@ -141,9 +141,9 @@ def language(request: Request) -> i18n.Language:
     A ``lang`` query parameter is remembered in the session, so one click on
     the language link switches every later page.
     """
-    asked = request.query_params.get("lang")
-    if asked in i18n.LANGUAGES:
-        request.session["lang"] = asked
+    requested = request.query_params.get("lang")
+    if requested in i18n.LANGUAGES:
+        request.session["lang"] = requested
     stored = request.session.get("lang")
     if stored in i18n.LANGUAGES:
         return i18n.parse_language(stored)

@@ -265,7 +265,7 @@ VERDICTS_WITH_TEXT = ("admitted", "closed", "withheld", "unknown_number", "block
 
 
 def verdict_text(verdict: str, language: str) -> str:
-    """Return the sentence that tells staff why a call was admitted or refused."""
+    """Return the sentence that explains to staff why a call was admitted or refused."""
     if verdict in VERDICTS_WITH_TEXT:
         return i18n.text(f"web.verdict.{verdict}", language)
     return i18n.text("web.verdict.other", language, verdict=verdict)

@@ -207,8 +207,8 @@ def test_overview_follows_call_without_reload(browser: Browser, served: Served) 
         call.state = "answered"
         call.answered_at = now - timedelta(seconds=65)
         call.blocks_charged = 1
-    # The first change above came in by the timer. From here on the test asks
-    # for a refresh the way the page does when its tab becomes visible again.
+    # The first change above came in by the timer. From here on the test requests
+    # a refresh the way the page does when its tab becomes visible again.
     refresh_now(page)
     expect(row.locator(".state")).to_have_text("in gesprek", timeout=LIVE_TIMEOUT_MS)
     expect(row.locator(".blocks")).to_have_text("1")
