@@ -145,6 +145,8 @@ def test_topup_double_click_posts_once(browser: Browser, served: Served) -> None
     expect(page.locator("#balance")).to_have_text(_format(expected))
     page.reload()
     expect(page.locator("#balance")).to_have_text(_format(expected))
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "customer-phone")
     page.context.close()
 
 
