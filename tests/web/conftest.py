@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -69,26 +71,19 @@ class Served:
     read_token: str
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """Serve the app with uvicorn in a thread on an ephemeral port, over a fresh SQLite file."""
-    skip_or_fail_without_browser()
-    directory = tmp_path_factory.mktemp("web")
-    url = f"sqlite:///{directory / 'callmeter.db'}"
-    database = Database(url)
-    database.upgrade()
-    seed_customer(database)
-    write_token = create_token(database, "desk", "write")
-    read_token = create_token(database, "viewer", "read")
-
-    # The settings must not pick up a developer's callmeter.toml or CALLMETER_* variables.
+def clean_settings(directory: Path, **overrides: Any) -> Settings:
+    """Build settings that ignore a developer's callmeter.toml and CALLMETER_* variables."""
     with pytest.MonkeyPatch.context() as patch:
         for name in list(os.environ):
             if name.startswith("CALLMETER_") and not name.startswith(("CALLMETER_TEST_", "CALLMETER_REQUIRE_")):
                 patch.delenv(name)
         patch.chdir(directory)
-        settings = Settings(database_url=url)
+        return Settings(**overrides)
 
+
+@contextlib.contextmanager
+def serving(settings: Settings, database: Database) -> Iterator[str]:
+    """Serve the app with uvicorn in a thread on an ephemeral port of 127.0.0.1; yield its base URL."""
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, database), host="127.0.0.1", port=0, log_level="warning")
     )
@@ -100,9 +95,28 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         assert time.monotonic() < deadline, "uvicorn did not start in time"
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=SERVER_START_TIMEOUT_SECONDS)
 
-    yield Served(f"http://127.0.0.1:{port}", database, write_token, read_token)
 
-    server.should_exit = True
-    thread.join(timeout=SERVER_START_TIMEOUT_SECONDS)
+def seeded_database(directory: Path) -> tuple[Database, str, str]:
+    """Create a migrated SQLite database with HD-1001 and return it with a write and a read token."""
+    database = Database(f"sqlite:///{directory / 'callmeter.db'}")
+    database.upgrade()
+    seed_customer(database)
+    return database, create_token(database, "desk", "write"), create_token(database, "viewer", "read")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The app over a fresh SQLite file, served for the browser."""
+    skip_or_fail_without_browser()
+    directory = tmp_path_factory.mktemp("web")
+    database, write_token, read_token = seeded_database(directory)
+    settings = clean_settings(directory, database_url=database.url)
+    with serving(settings, database) as url:
+        yield Served(url, database, write_token, read_token)
     database.dispose()
