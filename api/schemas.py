@@ -12,7 +12,7 @@ import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 from pydantic_core import PydanticCustomError
 
 PlanName = Literal["prepaid", "contract", "postpaid"]
@@ -51,6 +51,18 @@ ReasonText = Annotated[
 AmountText = Annotated[
     str, Field(strict=True, min_length=1, max_length=32, examples=["12,50"]), AfterValidator(printable)
 ]
+
+
+def _date_text_only(value: object) -> object:
+    """Let only text through to date parsing; lax mode would read a number as a Unix time."""
+    if isinstance(value, str | date):
+        return value
+    raise PydanticCustomError("date_type", "Input should be a valid date")
+
+
+# JSON has no date type, so a date arrives as text. It is parsed in lax mode
+# (strict mode would refuse any text), and only text is let through.
+DateText = Annotated[date, Field(strict=False, examples=["2027-01-31"]), BeforeValidator(_date_text_only)]
 # Bounded so that a value can never overflow a BigInteger column; the
 # service checks the configured maximum with a clearer message.
 Cents = Annotated[StrictInt, Field(ge=-(10**15), le=10**15, examples=[1250])]
@@ -116,7 +128,7 @@ class CustomerCreate(_Request):
     name: NameText
     plan: PlanName = "prepaid"
     language: LanguageCode = "nl"
-    access_valid_until: date | None = None
+    access_valid_until: DateText | None = None
 
 
 class CustomerChange(_Request):
@@ -127,7 +139,7 @@ class CustomerChange(_Request):
     name: NameText | None = None
     plan: PlanName | None = None
     blocked: StrictBool | None = None
-    access_valid_until: date | None = None
+    access_valid_until: DateText | None = None
     language: LanguageCode | None = None
 
 
