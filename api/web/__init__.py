@@ -23,7 +23,7 @@ STATIC: Final = Path(__file__).with_name("static")
 _STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(css|js)$")
 _MEDIA_TYPES: Final = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8"}
 
-router = APIRouter(route_class=WebRoute)
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(overview.router)
 router.include_router(customers.router)

@@ -16,7 +16,7 @@ from callmeter.tokens.service import verify
 
 log = structlog.get_logger(__name__)
 
-router = APIRouter(route_class=WebRoute)
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
 @router.get("/web/login", name="web_login")

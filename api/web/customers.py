@@ -34,7 +34,7 @@ from callmeter.money import check_positive, format_cents, parse_cents, parse_eur
 
 log = structlog.get_logger(__name__)
 
-router = APIRouter(route_class=WebRoute)
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 MAX_SEARCH_RESULTS: Final = 50
 MAX_LEDGER_ROWS: Final = 100

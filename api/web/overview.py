@@ -13,7 +13,7 @@ from api.web.routing import WebRoute
 from api.web.session import current_staff, database_of, require_staff, settings_of
 from callmeter.clock import utc_now
 
-router = APIRouter(route_class=WebRoute)
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 # How often the page requests fresh call data. Two and a half seconds keeps
 # the metered time visibly moving without loading a busy desk's server.

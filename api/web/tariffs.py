@@ -15,7 +15,7 @@ from callmeter.clock import utc_now
 from callmeter.settings import PLANS, DayZones, Window
 from callmeter.tariffs import Tariff, Zone
 
-router = APIRouter(route_class=WebRoute)
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 # The grid shows 08:00-22:00 in half hours: every shipped zone edge falls on a
 # full or half hour, and the line is closed outside these hours by default.
