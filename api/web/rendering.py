@@ -13,6 +13,7 @@ from typing import Any, Final
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import URL
 
 from api.web import texts
 from api.web.session import csrf_token, current_staff, language, settings_of
@@ -86,18 +87,25 @@ class Formatter:
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     """Render a page with the layout's shared context."""
     formatter = Formatter(request)
+    other_language = "en" if formatter.language == "nl" else "nl"
     staff = current_staff(request)
     shared: dict[str, Any] = {
         "f": formatter,
         "t": formatter.t,
         "lang": formatter.language,
-        "other_lang": "en" if formatter.language == "nl" else "nl",
+        "other_lang": other_language,
+        # The language link keeps the page's other query parameters, such as a search.
+        "language_url": _relative(request.url.include_query_params(lang=other_language)),
         "staff": staff,
         "csrf": csrf_token(request),
         "flash": request.session.pop("flash", None),
     }
     shared.update(context)
     return TEMPLATES.TemplateResponse(request, template, shared, status_code=status_code)
+
+
+def _relative(url: URL) -> str:
+    return f"{url.path}?{url.query}" if url.query else url.path
 
 
 def render_error(request: Request, status_code: int, message_id: str, **params: object) -> HTMLResponse:

@@ -1,4 +1,4 @@
-"""Fixtures of the web tests: a logged-in test client, and a served app for the browser."""
+"""Fixtures of the web tests: a test client of the whole app, and the app served for the browser."""
 
 from __future__ import annotations
 

@@ -107,6 +107,11 @@ class TestAccess:
         assert "Rates" in client.get("/web/tariffs").text
         assert '<html lang="nl">' in client.get("/web/tariffs?lang=nl").text
 
+    def test_language_link_keeps_search(self, client: TestClient, db: Database) -> None:
+        log_in(client, create_token(db, "desk", "write"))
+        page = client.get("/web/customers", params={"q": "HD-1001"})
+        assert 'href="/web/customers?q=HD-1001&amp;lang=en"' in page.text
+
     def test_accept_language_picks_english(self, client: TestClient) -> None:
         response = client.get("/web/login", headers={"Accept-Language": "en-GB,en;q=0.9"})
         assert '<html lang="en">' in response.text
