@@ -26,7 +26,7 @@ from callmeter.errors import CallmeterError
 log = structlog.get_logger(__name__)
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
-# The longest rendering of a rejected value in a message; the rest is cut off.
+# The maximum length of a rejected value shown in a message. Longer values are cut off.
 MAX_SHOWN_VALUE: Final = 80
 
 i18n.register(
@@ -192,7 +192,7 @@ def _shown(value: object) -> str:
 
 
 def _field_name(location: Sequence[int | str]) -> str:
-    # The first part says where the value was (body, query, path, header).
+    # The first part of the location is the request part (body, query, path or header).
     parts = [str(part) for part in location[1:]] or [str(location[0]) if location else "body"]
     return ".".join(parts)
 

@@ -1,4 +1,4 @@
-"""Who a number belongs to and what admission would decide now; the tariff at a time."""
+"""Number lookup with the verdict admission would give now, and the tariff at a time."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Fixtures of the API tests: the real app on a real database, with real tokens.
 
 Migrating a database for each of a few hundred tests took minutes, so the
-API tests migrate once per session: each SQLite test gets a copy of a
-migrated file, and each PostgreSQL test gets a migrated schema with every
-table emptied and its sequences reset. Each test still starts from an
-empty database at the newest migration.
+API tests migrate once per session. Each SQLite test gets a copy of a
+migrated file. Each PostgreSQL test gets a migrated schema with every table
+emptied and its sequences reset. So each test still starts from an empty
+database at the newest migration.
 """
 
 from __future__ import annotations

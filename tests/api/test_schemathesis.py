@@ -67,8 +67,8 @@ def test_api_conforms_to_its_schema(
     case.call_and_validate(
         headers={"Authorization": f"Bearer {token}"},
         app=app,
-        # A schema cannot say that a date must exist in the calendar, that a
-        # top-up takes amount or amount_cents but not both, or what maximum
-        # the settings give, so some schema-valid requests are rightly a 422.
+        # The schema cannot express that a date must exist in the calendar,
+        # that a top-up takes amount or amount_cents but not both, or the
+        # maximum from the settings, so some schema-valid requests get a 422.
         excluded_checks=[positive_data_acceptance],
     )

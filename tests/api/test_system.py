@@ -81,6 +81,24 @@ class TestOpenApi:
                 assert problem["schema"] == {"$ref": "#/components/schemas/Problem"}, where
         assert "Problem" in schema["components"]["schemas"]
 
+    def test_every_operation_has_an_example_response(self, api: Api) -> None:
+        schema = api.client.get("/openapi.json").json()
+        components = schema["components"]["schemas"]
+
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                examples = []
+                for status, response in operation["responses"].items():
+                    if not status.startswith("2"):
+                        continue
+                    for content in response.get("content", {}).values():
+                        body = content.get("schema", {})
+                        if "$ref" in body:
+                            body = components[body["$ref"].rsplit("/", 1)[1]]
+                        examples.extend(body.get("examples", []))
+                        examples.extend([content["example"]] if "example" in content else [])
+                assert examples, f"{method.upper()} {path}"
+
     def test_docs_are_served(self, api: Api) -> None:
         assert api.client.get("/docs").status_code == 200
 
