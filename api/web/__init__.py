@@ -1,7 +1,10 @@
 """The staff web page, served by the same FastAPI application.
 
 ``router`` contains every page under /web/. The application must also call
-:func:`install`, which adds the session middleware the login needs.
+:func:`install`, which adds the session middleware the login needs;
+``api.app.create_app`` does both. Staff open /web/ and log in with a token
+from ``callmeter token create``. A read token sees every page but no form
+that changes data.
 """
 
 from __future__ import annotations
