@@ -77,6 +77,8 @@ def log_in(request: Request, token: ApiToken) -> None:
     """Start a fresh session for a verified token."""
     language_choice = request.session.get("lang")
     request.session.clear()
+    if hasattr(request.state, "web_staff"):
+        del request.state.web_staff
     request.session["token_id"] = token.id
     request.session["csrf"] = secrets.token_urlsafe(32)
     if language_choice:
@@ -86,20 +88,28 @@ def log_in(request: Request, token: ApiToken) -> None:
 def log_out(request: Request) -> None:
     language_choice = request.session.get("lang")
     request.session.clear()
+    request.state.web_staff = None
     if language_choice:
         request.session["lang"] = language_choice
 
 
 def current_staff(request: Request) -> Staff | None:
-    """Return the logged-in staff member, or None when the session has no live token."""
+    """Return the logged-in staff member, or None when the session has no live token.
+
+    The result is cached on the request, because the route and the layout both need it.
+    """
+    if hasattr(request.state, "web_staff"):
+        cached: Staff | None = request.state.web_staff
+        return cached
     token_id = request.session.get("token_id")
-    if not isinstance(token_id, int):
-        return None
-    with database_of(request).read() as session:
-        token = session.get(ApiToken, token_id)
-        if token is None or token.revoked_at is not None:
-            return None
-        return Staff(token_id=token.id, name=token.name, scope=token.scope)
+    staff = None
+    if isinstance(token_id, int):
+        with database_of(request).read() as session:
+            token = session.get(ApiToken, token_id)
+            if token is not None and token.revoked_at is None:
+                staff = Staff(token_id=token.id, name=token.name, scope=token.scope)
+    request.state.web_staff = staff
+    return staff
 
 
 def require_staff(request: Request) -> Staff:
