@@ -45,9 +45,9 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=150,
+        max_length=ledger.MAX_KEY_LENGTH,
         pattern=r"^[!-~]+$",
-        description="A key of 1 to 150 visible ASCII characters, new for each new posting.",
+        description=f"A key of 1 to {ledger.MAX_KEY_LENGTH} visible ASCII characters, new for each new posting.",
         examples=["topup-F2026-0412"],
     ),
 ]
@@ -239,7 +239,7 @@ def post_top_up(
             customer.id,
             amount_cents,
             reference=body.invoice_reference,
-            idempotency_key=f"api:topup:{idempotency_key}",
+            idempotency_key=idempotency_key,
             actor=f"api:{caller.name}",
             at=utc_now(),
         )

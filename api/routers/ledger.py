@@ -56,7 +56,7 @@ def post_correction(
             amount_cents,
             reason=body.reason,
             actor=f"api:{caller.name}",
-            idempotency_key=f"api:correction:{idempotency_key}",
+            idempotency_key=idempotency_key,
             at=utc_now(),
         )
         customer = session.get(Customer, entry.customer_id)
