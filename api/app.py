@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from api.dependencies import ApiContext
 from api.problems import Problem, install_handlers, problem_responses
 from api.routers import calls, customers, ledger, lookup, system
+from api.web import install as install_web
 from api.web import router as web_router
 from callmeter.db import Database
 from callmeter.settings import Settings, load_settings
@@ -67,6 +68,7 @@ def create_app(settings: Settings, database: Database, status: ServiceStatus | N
         status=status if status is not None else ServiceStatus(),
     )
     install_handlers(app)
+    install_web(app, settings)
     for router in (customers.router, ledger.router, calls.router, lookup.router, system.router):
         app.include_router(router)
     app.include_router(web_router)

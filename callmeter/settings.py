@@ -162,6 +162,7 @@ class ApiSettings(_Section):
     port: int = Field(default=8000, ge=0, le=65535)
     open_health: bool = False
     session_secret: str = ""
+    session_https_only: bool = True
 
 
 class MeteringSettings(_Section):
