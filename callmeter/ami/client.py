@@ -1,0 +1,531 @@
+"""callmeter's asyncio AMI client: one link to Asterisk, kept up for good.
+
+How it works:
+
+- One connection task per link connects, reads the banner (any version),
+  logs in and then runs the reader and the pinger. It ends when the link is
+  lost: EOF, no Pong within ``ping_timeout_seconds``, or a ``Shutdown``
+  event. :meth:`AmiClient.run` then reconnects with capped, jittered
+  exponential backoff. A failed login waits the maximum backoff.
+- The reader hands responses to the waiting action by ``ActionID`` and
+  collects the items of list actions (``EventList: start`` up to the
+  ``...Complete`` event). Items of a list are not delivered as events.
+  Every other event goes into one bounded queue, and when that queue is
+  full the reader waits (backpressure: the socket stops being read).
+- One consumer task, alive across reconnects, calls ``on_event`` in order.
+  It also calls ``on_connected`` after each login, before any event of the
+  new link, and ``on_disconnected`` after the last event of the lost link.
+  A handler that raises is logged with its traceback; the stream goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+import ssl
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+
+from callmeter.ami.errors import AmiActionFailed, AmiTimeout, AmiUnavailable
+from callmeter.ami.framing import MAX_FRAME_BYTES, FrameReader, parse_frame
+from callmeter.ami.message import Message
+from callmeter.metrics import AMI_CONNECTED, AMI_RECONNECTS
+from callmeter.settings import AmiSettings
+from callmeter.status import ServiceStatus
+
+log = structlog.get_logger(__name__)
+
+EventHandler = Callable[[Message], Awaitable[None]]
+ConnectedHandler = Callable[[], Awaitable[None]]
+DisconnectedHandler = Callable[[float], Awaitable[None]]
+
+# Events waiting for the handler. A call produces about 50 events, so this
+# buffers the traffic of many concurrent calls. When it is full, reading pauses.
+EVENT_QUEUE_SIZE = 10_000
+
+
+class _LinkLost(Exception):
+    """The current connection is unusable; reconnect."""
+
+
+class _LoginRejected(Exception):
+    """Asterisk answered Login with an error."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Connected:
+    """Queue marker: a login succeeded."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Disconnected:
+    """Queue marker: the link was lost at ``lost_at`` (epoch seconds)."""
+
+    lost_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """Queue marker: the client is closing."""
+
+
+_QueueItem = Message | _Connected | _Disconnected | _Stop
+
+
+@dataclass(slots=True)
+class _PendingList:
+    """The items collected so far for a list action."""
+
+    started: bool = False
+    items: list[Message] = field(default_factory=list)
+    done: asyncio.Future[list[Message]] | None = None
+
+
+@dataclass(slots=True)
+class _Link:
+    """One open connection."""
+
+    reader: FrameReader
+    writer: asyncio.StreamWriter
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    login_action_id: str | None = None
+    logged_in: bool = False
+
+
+class AmiClient:
+    """A self-healing AMI client that delivers events in order to one handler."""
+
+    def __init__(
+        self,
+        settings: AmiSettings,
+        on_event: EventHandler,
+        on_connected: ConnectedHandler | None = None,
+        on_disconnected: DisconnectedHandler | None = None,
+        status: ServiceStatus | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._on_event = on_event
+        self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
+        self._status = status
+        self._clock = clock
+
+        self._queue: asyncio.Queue[_QueueItem] = asyncio.Queue(maxsize=EVENT_QUEUE_SIZE)
+        self._responses: dict[str, asyncio.Future[Message]] = {}
+        self._lists: dict[str, _PendingList] = {}
+        self._id_prefix = uuid.uuid4().hex[:8]
+        self._ids = itertools.count(1)
+        self._link: _Link | None = None
+        self._connected = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._reader_waiting = False
+        self.attempts = 0  # connection attempts since the last successful login
+
+    # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def wait_connected(self, timeout: float) -> None:  # noqa: ASYNC109 (fixed interface)
+        """Wait until logged in; raise AmiUnavailable after ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except TimeoutError:
+            raise AmiUnavailable("error.ami_unavailable", reason="not logged in") from None
+
+    async def run(self) -> None:
+        """Connect, log in, read and reconnect until :meth:`close`."""
+        async with asyncio.TaskGroup() as group:
+            consumer = group.create_task(self._consume(), name="ami-consumer")
+            try:
+                await self._keep_connected()
+            except asyncio.CancelledError:
+                consumer.cancel()
+                raise
+            await self._stop_consumer(consumer)
+
+    async def close(self) -> None:
+        """Log off if connected, then stop reading and close the socket."""
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        link = self._link
+        if link is not None and link.logged_in:
+            with contextlib.suppress(Exception):
+                await self.logoff()
+        if link is not None:
+            link.writer.close()
+
+    async def _keep_connected(self) -> None:
+        while not self._closing.is_set():
+            self.attempts += 1
+            delay_seconds: float | None = None
+            try:
+                await self._connect_and_serve()
+            except _LoginRejected:
+                delay_seconds = self._settings.reconnect_max_seconds
+            except (OSError, TimeoutError, EOFError, _LinkLost) as error:
+                self._set_status("down", error=str(error) or type(error).__name__)
+            if self._closing.is_set():
+                break
+            if delay_seconds is None:
+                delay_seconds = self._backoff_seconds(self.attempts)
+            AMI_RECONNECTS.inc()
+            log.warning(
+                "ami.reconnecting",
+                attempt=self.attempts,
+                delay_seconds=round(delay_seconds, 3),
+                host=self._settings.host,
+                port=self._settings.port,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), delay_seconds)
+        self._set_status("down", error=None)
+
+    def _backoff_seconds(self, attempt: int) -> float:
+        """Return the wait before attempt ``attempt + 1``, jittered to 50-100 %."""
+        low = self._settings.reconnect_min_seconds
+        high = self._settings.reconnect_max_seconds
+        ceiling = min(high, low * 2 ** min(attempt - 1, 30))
+        return random.uniform(ceiling / 2, ceiling)
+
+    # -- one connection ------------------------------------------------------
+
+    async def _connect_and_serve(self) -> None:
+        settings = self._settings
+        self._set_status("connecting", error=None)
+        context = self._tls_context()
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                settings.host,
+                settings.port,
+                ssl=context,
+                server_hostname=settings.host if context else None,
+                limit=MAX_FRAME_BYTES,
+            ),
+            settings.action_timeout_seconds,
+        )
+        link = _Link(FrameReader(reader), writer)
+        self._link = link
+        reader_task: asyncio.Task[None] | None = None
+        pinger_task: asyncio.Task[None] | None = None
+        try:
+            banner = await asyncio.wait_for(link.reader.read_line(), settings.action_timeout_seconds)
+            if banner is None:
+                raise _LinkLost("closed before the banner")
+            log.info("ami.banner", banner=banner.decode("utf-8", "replace"), host=settings.host)
+            reader_task = asyncio.create_task(self._read_loop(link), name="ami-reader")
+            await self._login(link)
+            pinger_task = asyncio.create_task(self._ping_loop(link), name="ami-pinger")
+            done, _ = await asyncio.wait({reader_task, pinger_task}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        except (AmiUnavailable, AmiTimeout, asyncio.IncompleteReadError) as error:
+            raise _LinkLost(str(error)) from None
+        finally:
+            tasks = [task for task in (reader_task, pinger_task) if task is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._drop_link(link)
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if not self._settings.tls:
+            return None
+        return ssl.create_default_context(cafile=self._settings.tls_ca_file)
+
+    async def _login(self, link: _Link) -> None:
+        settings = self._settings
+        action_id = self._next_action_id()
+        link.login_action_id = action_id
+        waiter = self._expect_response(action_id)
+        login = Message.of(
+            [
+                ("Action", "Login"),
+                ("ActionID", action_id),
+                ("Username", settings.username),
+                ("Secret", settings.secret),
+            ]
+        )
+        await self._send(link, login)
+        response = await self._await_response(waiter, action_id, "Login")
+        if (response.response or "").lower() != "success":
+            reason = response.get("Message", "no message")
+            self._set_status("down", error=f"login failed: {reason}")
+            log.error(
+                "ami.login_failed",
+                username=settings.username,
+                host=settings.host,
+                port=settings.port,
+                reason=reason,
+                retry_in_seconds=settings.reconnect_max_seconds,
+            )
+            raise _LoginRejected()
+
+    async def _drop_link(self, link: _Link) -> None:
+        was_logged_in = link.logged_in
+        link.logged_in = False
+        self._link = None
+        link.writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(link.writer.wait_closed(), 1.0)
+        self._fail_pending("link lost")
+        if was_logged_in:
+            lost_at = self._clock()
+            self._connected.clear()
+            AMI_CONNECTED.set(0)
+            log.warning("ami.disconnected", host=self._settings.host, port=self._settings.port)
+            await self._queue.put(_Disconnected(lost_at))
+
+    # -- reading -------------------------------------------------------------
+
+    async def _read_loop(self, link: _Link) -> None:
+        try:
+            while True:
+                frame = await link.reader.read_frame()
+                if frame is None:
+                    raise _LinkLost("connection closed by Asterisk")
+                message = parse_frame(frame, self._clock())
+                if message is not None:
+                    await self._dispatch(link, message)
+        finally:
+            # Fail every waiting action now, because no response will come.
+            self._fail_pending("link lost")
+
+    def _fail_pending(self, reason: str) -> None:
+        for waiter in self._responses.values():
+            if not waiter.done():
+                waiter.set_exception(AmiUnavailable("error.ami_unavailable", reason=reason))
+        self._responses.clear()
+        for pending in self._lists.values():
+            if pending.done is not None and not pending.done.done():
+                pending.done.set_exception(AmiUnavailable("error.ami_unavailable", reason=reason))
+        self._lists.clear()
+
+    async def _dispatch(self, link: _Link, message: Message) -> None:
+        action_id = message.action_id
+        if message.event is None and message.response is not None and action_id is not None:
+            await self._resolve_response(link, action_id, message)
+            return
+        if action_id is not None and action_id in self._lists:
+            self._collect_list_item(action_id, message)
+            return
+        if message.event is None:
+            log.warning("ami.unmatched_response", action_id=action_id, response=message.response)
+            return
+        await self._enqueue(message)
+        if message.event.lower() == "shutdown":
+            raise _LinkLost(f"Asterisk shut down ({message.get('Shutdown', 'unknown')})")
+
+    async def _resolve_response(self, link: _Link, action_id: str, message: Message) -> None:
+        waiter = self._responses.pop(action_id, None)
+        if waiter is None:
+            log.warning("ami.unmatched_response", action_id=action_id, response=message.response)
+            return
+        if not waiter.done():
+            waiter.set_result(message)
+        if action_id == link.login_action_id and (message.response or "").lower() == "success":
+            await self._mark_logged_in(link)
+
+    def _collect_list_item(self, action_id: str, message: Message) -> None:
+        pending = self._lists[action_id]
+        pending.items.append(message)
+        if (message.get("EventList") or "").lower() == "complete":
+            pending.items.pop()
+            del self._lists[action_id]
+            if pending.done is not None and not pending.done.done():
+                pending.done.set_result(pending.items)
+
+    async def _mark_logged_in(self, link: _Link) -> None:
+        # Runs in the reader, before the next frame is read, so the marker
+        # sits in the queue ahead of every event of this link.
+        link.logged_in = True
+        self.attempts = 0
+        self._connected.set()
+        AMI_CONNECTED.set(1)
+        self._set_status("connected", error=None)
+        log.info("ami.connected", host=self._settings.host, port=self._settings.port)
+        await self._enqueue(_Connected())
+
+    async def _enqueue(self, item: _QueueItem) -> None:
+        if self._queue.full():
+            self._reader_waiting = True
+            log.warning("ami.backpressure", queued=self._queue.qsize())
+        try:
+            await self._queue.put(item)
+        finally:
+            self._reader_waiting = False
+
+    # -- keepalive -----------------------------------------------------------
+
+    async def _ping_loop(self, link: _Link) -> None:
+        settings = self._settings
+        while True:
+            await asyncio.sleep(settings.ping_interval_seconds)
+            if self._reader_waiting:
+                # The reader is paused by a slow handler, so a Pong could not
+                # be read; the link is not dead, just not being read.
+                continue
+            action_id = self._next_action_id()
+            waiter = self._expect_response(action_id)
+            await self._send(link, Message.of([("Action", "Ping"), ("ActionID", action_id)]))
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), settings.ping_timeout_seconds)
+            except TimeoutError:
+                self._responses.pop(action_id, None)
+                if self._reader_waiting:
+                    continue
+                log.warning("ami.ping_timeout", timeout_seconds=settings.ping_timeout_seconds)
+                raise _LinkLost("no Pong") from None
+
+    # -- consumer ------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _Stop):
+                return
+            await self._deliver(item)
+
+    async def _deliver(self, item: _QueueItem) -> None:
+        try:
+            if isinstance(item, Message):
+                await self._on_event(item)
+            elif isinstance(item, _Connected):
+                if self._on_connected is not None:
+                    await self._on_connected()
+            elif isinstance(item, _Disconnected) and self._on_disconnected is not None:
+                await self._on_disconnected(item.lost_at)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            name = item.event if isinstance(item, Message) else type(item).__name__.strip("_")
+            log.exception("ami.handler_failed", ami_event=name)
+
+    async def _stop_consumer(self, consumer: asyncio.Task[None]) -> None:
+        try:
+            await asyncio.wait_for(self._queue.put(_Stop()), 1.0)
+            await asyncio.wait_for(asyncio.shield(consumer), 5.0)
+        except TimeoutError:
+            consumer.cancel()
+
+    # -- actions -------------------------------------------------------------
+
+    def _next_action_id(self) -> str:
+        return f"callmeter-{self._id_prefix}-{next(self._ids)}"
+
+    def _expect_response(self, action_id: str) -> asyncio.Future[Message]:
+        waiter: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._responses[action_id] = waiter
+        return waiter
+
+    async def _send(self, link: _Link, message: Message) -> None:
+        async with link.write_lock:
+            link.writer.write(message.encode())
+            await asyncio.wait_for(link.writer.drain(), self._settings.action_timeout_seconds)
+
+    async def _await_response(self, waiter: asyncio.Future[Message], action_id: str, name: str) -> Message:
+        timeout = self._settings.action_timeout_seconds
+        try:
+            return await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            self._responses.pop(action_id, None)
+            raise AmiTimeout("error.ami_timeout", action=name, seconds=timeout) from None
+
+    def _ready_link(self) -> _Link:
+        link = self._link
+        if link is None or not link.logged_in:
+            raise AmiUnavailable("error.ami_unavailable", reason="not logged in")
+        return link
+
+    async def action(self, name: str, **headers: str) -> Message:
+        """Send one action and return its response (Success or Error)."""
+        link = self._ready_link()
+        action_id = self._next_action_id()
+        waiter = self._expect_response(action_id)
+        message = Message.of([("Action", name), ("ActionID", action_id), *headers.items()])
+        await self._send(link, message)
+        return await self._await_response(waiter, action_id, name)
+
+    async def list_action(self, name: str, **headers: str) -> list[Message]:
+        """Send a list action and return the item events, without the Complete event.
+
+        Raises AmiActionFailed when Asterisk answers ``Response: Error``.
+        """
+        link = self._ready_link()
+        action_id = self._next_action_id()
+        waiter = self._expect_response(action_id)
+        done: asyncio.Future[list[Message]] = asyncio.get_running_loop().create_future()
+        self._lists[action_id] = _PendingList(done=done)
+        message = Message.of([("Action", name), ("ActionID", action_id), *headers.items()])
+        timeout = self._settings.action_timeout_seconds
+        try:
+            await self._send(link, message)
+            async with asyncio.timeout(timeout):
+                response = await waiter
+                if (response.response or "").lower() != "success":
+                    raise AmiActionFailed(
+                        "error.ami_action_failed", action=name, message=response.get("Message", "")
+                    )
+                if (response.get("EventList") or "").lower() != "start":
+                    return []
+                return await done
+        except TimeoutError:
+            raise AmiTimeout("error.ami_timeout", action=name, seconds=timeout) from None
+        finally:
+            self._responses.pop(action_id, None)
+            self._lists.pop(action_id, None)
+
+    async def hangup(self, channel: str, cause: int | None = None) -> Message:
+        """Hang up a channel; ``cause`` is a Q.850 cause code (16 is normal clearing)."""
+        headers = {"Channel": channel}
+        if cause is not None:
+            headers["Cause"] = str(cause)
+        return await self.action("Hangup", **headers)
+
+    async def redirect(self, channel: str, context: str, exten: str, priority: int) -> Message:
+        """Send a channel to a dialplan location, taking it out of its bridge."""
+        return await self.action("Redirect", Channel=channel, Context=context, Exten=exten, Priority=str(priority))
+
+    async def setvar(self, channel: str, variable: str, value: str) -> Message:
+        return await self.action("Setvar", Channel=channel, Variable=variable, Value=value)
+
+    async def core_show_channels(self) -> list[Message]:
+        """Return one ``CoreShowChannel`` event per live channel."""
+        return await self.list_action("CoreShowChannels")
+
+    async def status(self, channel: str | None = None) -> list[Message]:
+        """Return one ``Status`` event per live channel, or for one channel."""
+        if channel is None:
+            return await self.list_action("Status")
+        return await self.list_action("Status", Channel=channel)
+
+    async def ping(self) -> Message:
+        return await self.action("Ping")
+
+    async def logoff(self) -> Message:
+        return await self.action("Logoff")
+
+    # -- status --------------------------------------------------------------
+
+    def _set_status(self, state: str, error: str | None) -> None:
+        if self._status is None:
+            return
+        if state == "connected":
+            self._status.ami = "connected"
+        elif state == "connecting":
+            self._status.ami = "connecting"
+        else:
+            self._status.ami = "down"
+        self._status.ami_since = datetime.fromtimestamp(self._clock(), UTC)
+        if error is not None or state == "connected":
+            self._status.ami_last_error = error
