@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 import structlog
@@ -105,6 +105,8 @@ class Meter:
         self._ended: OrderedDict[str, MeteredCall] = OrderedDict()
         self._unknown: OrderedDict[str, float] = OrderedDict()
         self._early: OrderedDict[str, list[Message]] = OrderedDict()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._lock = asyncio.Lock()
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._link_up = asyncio.Event()
@@ -139,8 +141,13 @@ class Meter:
     def open_calls(self) -> dict[str, MeteredCall]:
         return dict(self._calls)
 
+    async def wait_idle(self, timeout_seconds: float) -> None:
+        """Wait until no call is open; raise TimeoutError after ``timeout_seconds``."""
+        await asyncio.wait_for(self._idle.wait(), timeout_seconds)
+
     def _track(self, call: MeteredCall) -> None:
         self._calls[call.uniqueid] = call
+        self._idle.clear()
         if call.linkedid:
             self._by_linkedid[call.linkedid] = call.uniqueid
         self._unknown.pop(call.uniqueid, None)
@@ -212,12 +219,12 @@ class Meter:
         async with self._lock:
             vanished = 0
             for call in list(self._calls.values()):
-                item = channels.get(call.uniqueid)
-                if item is None:
+                live = channels.get(call.uniqueid)
+                if live is None:
                     vanished += 1
                     await self._finish(call, self._vanish_time(call), estimated=True)
                     continue
-                await self._reconcile(call, item, bridges, now)
+                await self._reconcile(call, live, bridges, now)
             log.info("metering.resynced", channels=len(channels), open_calls=len(self._calls), vanished=vanished)
 
     def _vanish_time(self, call: MeteredCall) -> datetime:
@@ -541,6 +548,8 @@ class Meter:
         if task is not None and task is not asyncio.current_task():
             task.cancel()
         self._calls.pop(call.uniqueid, None)
+        if not self._calls:
+            self._idle.set()
         self._ended[call.uniqueid] = call
         while len(self._ended) > RECENT_CALLS:
             self._ended.popitem(last=False)

@@ -135,7 +135,9 @@ def charge_block(db: Database, tariff: Tariff, call: MeteredCall, n: int) -> Cha
         assert row is not None
         existing = session.scalar(select(CallBlock).where(CallBlock.call_id == row.id, CallBlock.n == n))
         if existing is not None:
-            return ChargedBlock(n, existing.starts_at, existing.zone, existing.rate_cents, existing.ledger_entry_id, False)
+            return ChargedBlock(
+                n, existing.starts_at, existing.zone, existing.rate_cents, existing.ledger_entry_id, created=False
+            )
 
         entry_id: int | None = None
         if call.plan == "prepaid" and block.rate_cents > 0:
