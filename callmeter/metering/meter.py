@@ -73,7 +73,7 @@ EARLY_EVENTS_PER_CHANNEL = 32
 EARLY_CHANNELS = 1_000
 # How long a timer waits for the AMI link before it checks its call again.
 LINK_WAIT_SECONDS = 30.0
-# How soon a failed cutoff is tried again.
+# Delay before a failed cutoff is tried again.
 CUTOFF_RETRY_SECONDS = 1.0
 
 

@@ -224,6 +224,7 @@ async def _play(
     )
     server = AmiServer(username="callmeter", secret=secret, clock=following.virtual)
     await server.start()
+
     settings = settings.model_copy(update={"ami": settings.ami.model_copy(update={"port": server.port})})
     meter = Meter(database, settings)
     client = AmiClient(
@@ -237,6 +238,7 @@ async def _play(
     fastagi = FastAgiServer(settings, database, on_admitted=meter.on_admitted)
     await fastagi.start()
     assert fastagi.port is not None
+
     timeout = length / speed + EXTRA_REAL_SECONDS
     try:
         await meter.start()

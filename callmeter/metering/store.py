@@ -121,8 +121,8 @@ def save_progress(db: Database, call: MeteredCall) -> None:
 def charge_block(db: Database, tariff: Tariff, call: MeteredCall, n: int) -> ChargedBlock:
     """Charge block n of a call at the rate of its start.
 
-    Prepaid blocks are charged out of the reservation through the ledger;
-    contract and postpaid blocks get a call_blocks row without a ledger
+    Prepaid blocks are charged out of the reservation through the ledger.
+    Contract and postpaid blocks get a call_blocks row without a ledger
     entry, as usage for the invoice. Raises InsufficientCredit when the
     reservation cannot pay the block.
     """
