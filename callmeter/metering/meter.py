@@ -50,6 +50,7 @@ from callmeter.metering.events import (
     has_timestamp,
     is_answered_dial,
     parse_duration,
+    uniqueid_epoch,
 )
 from callmeter.settings import Settings
 from callmeter.tariffs import Tariff
@@ -111,6 +112,10 @@ class Meter:
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._link_up = asyncio.Event()
         self._blind_since: datetime | None = None
+        # The latest event time seen, on the PBX's clock. It bounds when the
+        # link went down even when the PBX clock runs ahead of ours (the
+        # simulator runs faster than real time).
+        self._last_event_at: datetime | None = None
         self._closing = False
 
     # -- lifecycle -----------------------------------------------------------
@@ -187,7 +192,8 @@ class Meter:
         """Note when the link went down; calls that vanish meanwhile end at this instant."""
         self._link_up.clear()
         if self._blind_since is None:
-            self._blind_since = epoch_datetime(lost_at)
+            lost = epoch_datetime(lost_at)
+            self._blind_since = max(lost, self._last_event_at) if self._last_event_at is not None else lost
         log.warning("metering.blind", since=self._blind_since.isoformat(), open_calls=len(self._calls))
 
     async def on_connected(self) -> None:
@@ -208,7 +214,7 @@ class Meter:
 
     async def resync(self, snapshot: list[Message]) -> None:
         """Reconcile the open calls with the live channels of a CoreShowChannels list."""
-        now = clock.utc_now()
+        now = self._pbx_now(snapshot)
         channels = {item.uniqueid: item for item in snapshot if item.uniqueid}
         bridges: dict[str, list[Message]] = {}
         for item in snapshot:
@@ -226,6 +232,23 @@ class Meter:
                     continue
                 await self._reconcile(call, live, bridges, now)
             log.info("metering.resynced", channels=len(channels), open_calls=len(self._calls), vanished=vanished)
+
+    def _pbx_now(self, snapshot: list[Message]) -> datetime:
+        """Estimate the PBX's current time from a CoreShowChannels list.
+
+        Asterisk builds a Uniqueid from the epoch second in which the channel
+        was created, and Duration is the channel's age, so their sum is the
+        PBX's time (to the second). Event Timestamps use the same clock.
+        """
+        candidates = [clock.utc_now()]
+        if self._last_event_at is not None:
+            candidates.append(self._last_event_at)
+        for item in snapshot:
+            created = uniqueid_epoch(item.uniqueid)
+            age = parse_duration(item.get("Duration"))
+            if created is not None and age is not None:
+                candidates.append(epoch_datetime(created) + age)
+        return max(candidates)
 
     def _vanish_time(self, call: MeteredCall) -> datetime:
         """Return the best end for a call that vanished while callmeter was blind.
@@ -283,6 +306,9 @@ class Meter:
     async def on_event(self, message: Message) -> None:
         """Apply one AMI event."""
         name = event_name(message)
+        at = event_datetime(message)
+        if self._last_event_at is None or at > self._last_event_at:
+            self._last_event_at = at
         if name == "cdr":
             await self._on_cdr(message)
             return
