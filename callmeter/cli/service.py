@@ -85,7 +85,7 @@ def replay(
     ] = None,
     speed: Annotated[
         str | None,
-        typer.Option("--speed", help="Opnameseconden per echte seconde (standaard 200, zonder Timestamp 20)."),
+        typer.Option("--speed", help="Opnameseconden per echte seconde (standaard 200, zonder Timestamp 50)."),
     ] = None,
     as_json: JsonOption = False,
     lang: LangOption = None,

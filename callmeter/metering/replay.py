@@ -75,7 +75,7 @@ AMPLE_CREDIT_CENTS = 100_000
 # the event time, and scheduling jitter is multiplied by the speed, so those
 # recordings run slower.
 TIMESTAMPED_SPEED = 200.0
-ARRIVAL_TIMED_SPEED = 20.0
+ARRIVAL_TIMED_SPEED = 50.0
 # Real seconds the replay may take beyond the recording's own length at its speed.
 EXTRA_REAL_SECONDS = 30.0
 # Real seconds the meter gets after the last event to close the last call.

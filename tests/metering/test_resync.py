@@ -8,6 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from callmeter import clock
+from callmeter.ami.message import Message
 from callmeter.db import Database
 from callmeter.db.models import Call, CdrRecord, LedgerEntry
 from callmeter.ledger import service as ledger
@@ -22,6 +23,7 @@ from tests.metering.support import (
     RECORDING_CUSTOMERS,
     FakePbx,
     add_customer,
+    admit,
     at_epoch,
     feed_recording,
 )
@@ -156,3 +158,50 @@ def test_replayed_hangup_and_cdr_charge_nothing_extra(db: Database) -> None:
     assert before[2] == 750
     assert after_same_process == before
     assert after_restart == before
+
+
+def _channel(uniqueid: str, bridge_id: str, duration: str) -> Message:
+    return Message.of(
+        [
+            ("Event", "CoreShowChannel"),
+            ("Channel", f"PJSIP/trunk-{uniqueid}"),
+            ("Uniqueid", uniqueid),
+            ("Linkedid", "1796413000.1"),
+            ("Duration", duration),
+            ("BridgeId", bridge_id),
+        ]
+    )
+
+
+async def _answer_while_blind(db: Database) -> Meter:
+    settings = Settings()
+    admitted_at = at_epoch(1796413000.5)
+    add_customer(db, "HD-1001", "+31612345678", credit_cents=10_000)
+    admit(db, settings, "1796413000.1", "HD-1001", admitted_at)
+    pbx = FakePbx(channels=[_channel("1796413000.1", "", "00:00:01")])
+    recording_clock = RecordingClock(admitted_at)
+    with clock.use_clock(recording_clock):
+        meter = Meter(db, settings, pbx)
+        await meter.start()
+        await meter.on_connected()
+        await meter.on_disconnected(1796413001.0)
+        # 60 s later the call shows up bridged; the agent leg was created 40 s ago.
+        pbx.channels = [
+            _channel("1796413000.1", "bridge-1", "00:01:00"),
+            _channel("1796413020.2", "bridge-1", "00:00:40"),
+        ]
+        await recording_clock.advance_to(at_epoch(1796413060.0))
+        await meter.on_connected()
+        await meter.close()
+    return meter
+
+
+def test_answer_while_blind_estimated_from_agent_leg(db: Database) -> None:
+    meter = asyncio.run(_answer_while_blind(db))
+
+    call = meter.open_calls["1796413000.1"]
+    row = _only_call(db)
+    assert call.answered_at == at_epoch(1796413020.0)
+    assert row.answer_estimated is True
+    assert row.state == "answered"
+    assert row.blocks_charged == 1
