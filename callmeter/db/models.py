@@ -133,6 +133,10 @@ class Call(Base):
     end_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     cut_off: Mapped[bool] = mapped_column(Boolean, default=False)
     cdr_billable_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The time of the last AMI event (or charged block) that metering applied.
+    last_event_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # True when the agent answered while the AMI link was down, so answered_at is an estimate.
+    answer_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
 
     blocks: Mapped[list[CallBlock]] = relationship(back_populates="call", order_by="CallBlock.n")
 
