@@ -15,6 +15,7 @@ import typer
 from callmeter import i18n
 from callmeter.cli.common import console_err, usage_error_message
 from callmeter.errors import CallmeterError
+from callmeter.logging import configure_logging
 
 # typer 0.22+ vendors its own copy of click, so click's exception classes are
 # reached through the ones typer exports rather than by importing click.
@@ -35,8 +36,11 @@ from callmeter.cli import admission, customers, demo, service, simulate, tariff,
 def main() -> None:
     """Run the CLI, turning expected errors into a message and exit code 2."""
     language = i18n.parse_language(_language_from_argv(sys.argv[1:]))
+    # Logs go to stderr so that --json output on stdout stays parseable.
+    configure_logging(level="WARNING")
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of typer.Exit instead of exiting.
+        exit_code = app(standalone_mode=False)
     except CallmeterError as error:
         label = "Fout" if language == "nl" else "Error"
         console_err.print(f"[bold red]{label}:[/] {error.message(language)}", markup=True)
@@ -48,6 +52,8 @@ def main() -> None:
         raise SystemExit(130) from None
     except typer.Exit as done:
         raise SystemExit(done.exit_code) from None
+    if isinstance(exit_code, int) and exit_code != 0:
+        raise SystemExit(exit_code)
 
 
 def _language_from_argv(arguments: list[str]) -> str | None:
