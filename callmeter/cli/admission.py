@@ -16,9 +16,9 @@ from callmeter.cli.common import (
     parse_time,
     print_json,
     settings_and_language,
+    using_database,
 )
 from callmeter.clock import utc_now
-from callmeter.db import Database
 from callmeter.errors import InvalidInput
 from callmeter.money import format_cents
 from callmeter.tariffs import Tariff
@@ -134,13 +134,8 @@ def admit(
     settings, language = settings_and_language(lang)
     instant = parse_time(at, settings) if at else utc_now()
     presentation = parse_presentation(pres, callingpres)
-    database = Database(settings.database_url)
-    try:
-        database.check_schema()
-        with database.read() as session:
-            decision = evaluate(session, Tariff(settings), number, presentation, instant)
-    finally:
-        database.dispose()
+    with using_database(settings, language) as database, database.read() as session:
+        decision = evaluate(session, Tariff(settings), number, presentation, instant)
 
     if as_json:
         print_json(

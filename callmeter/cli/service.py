@@ -17,6 +17,7 @@ from callmeter.cli.common import (
     LangOption,
     console,
     console_err,
+    open_database,
     print_json,
     settings_and_language,
 )
@@ -46,13 +47,12 @@ def run(
     log_json: Annotated[bool, typer.Option("--log-json", help="Log als JSON-regels in plaats van tekst.")] = False,
 ) -> None:
     """Start callmeter: FastAGI-toelating, AMI-koppeling, metering en de HTTP-API."""
-    from callmeter.db import Database
     from callmeter.logging import configure_logging
     from callmeter.service import Service, run_service
 
     settings, language = settings_and_language(lang)
     configure_logging(json=log_json)
-    database = Database(settings.database_url)
+    database = open_database(settings, language)
     try:
         service = Service(
             settings, database, say=lambda line: console_err.print(line, markup=False), language=language,

@@ -10,8 +10,16 @@ from rich.table import Table
 
 from callmeter import i18n
 from callmeter.cli import app
-from callmeter.cli.common import JsonOption, LangOption, console, iso, print_json, settings_and_language
-from callmeter.db import Database
+from callmeter.cli.common import (
+    JsonOption,
+    LangOption,
+    console,
+    iso,
+    open_database,
+    print_json,
+    settings_and_language,
+    using_database,
+)
 from callmeter.tokens import service as tokens
 
 i18n.register(
@@ -54,14 +62,9 @@ def create(
 ) -> None:
     """Maak een token aan en toon het één keer."""
     settings, language = settings_and_language(lang)
-    database = Database(settings.database_url)
-    try:
-        database.check_schema()
-        with database.write() as session:
-            plaintext, token = tokens.create(session, name, scope)
-            created_scope = token.scope
-    finally:
-        database.dispose()
+    with using_database(settings, language) as database, database.write() as session:
+        plaintext, token = tokens.create(session, name, scope)
+        created_scope = token.scope
 
     if as_json:
         print_json({"name": name, "scope": created_scope, "token": plaintext})
@@ -75,16 +78,11 @@ def create(
 def list_command(as_json: JsonOption = False, lang: LangOption = None) -> None:
     """Toon alle tokens (zonder de geheime waarde)."""
     settings, language = settings_and_language(lang)
-    database = Database(settings.database_url)
-    try:
-        database.check_schema()
-        with database.read() as session:
-            rows = [
-                (token.name, token.scope, token.created_at, token.revoked_at)
-                for token in tokens.list_tokens(session)
-            ]
-    finally:
-        database.dispose()
+    with using_database(settings, language) as database, database.read() as session:
+        rows = [
+            (token.name, token.scope, token.created_at, token.revoked_at)
+            for token in tokens.list_tokens(session)
+        ]
 
     if as_json:
         print_json(
@@ -123,14 +121,9 @@ def revoke(
 ) -> None:
     """Trek een token in; het werkt daarna niet meer."""
     settings, language = settings_and_language(lang)
-    database = Database(settings.database_url)
-    try:
-        database.check_schema()
-        with database.write() as session:
-            token = tokens.revoke(session, name)
-            revoked_at = token.revoked_at
-    finally:
-        database.dispose()
+    with using_database(settings, language) as database, database.write() as session:
+        token = tokens.revoke(session, name)
+        revoked_at = token.revoked_at
 
     assert revoked_at is not None
     if as_json:
@@ -156,8 +149,7 @@ def serve_api(
     from callmeter.logging import configure_logging
 
     settings, language = settings_and_language(lang)
-    database = Database(settings.database_url)
-    database.check_schema()
+    database = open_database(settings, language)
     configure_logging()
     chosen_host = host or settings.api.host
     chosen_port = settings.api.port if port is None else port
