@@ -7,6 +7,7 @@ import os
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from callmeter.cli import app
 from callmeter.cli.common import LangOption, console, settings_and_language
@@ -26,10 +27,13 @@ def demo(
 
     _, language = settings_and_language(lang)
     # Logs would scroll the live table away; warnings and errors still show.
-    configure_logging(os.environ.get("CALLMETER_LOG_LEVEL", "WARNING"))
-    options = DemoOptions(language=language, fast=fast, serve=serve, live=not fast)
+    # Log lines would scroll the live table away; CALLMETER_LOG_LEVEL=INFO shows them.
+    configure_logging(os.environ.get("CALLMETER_LOG_LEVEL", "ERROR"))
+    # A pipe or a log file gets a fixed width, because the terminal width is unknown there.
+    output = console if console.is_terminal else Console(width=100, highlight=False)
+    options = DemoOptions(language=language, fast=fast, serve=serve, live=not fast and output.is_terminal)
     try:
-        result = asyncio.run(run_demo(options, console))
+        result = asyncio.run(run_demo(options, output))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
     if not result.matches:

@@ -21,9 +21,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
 
 from callmeter import clock, i18n
@@ -62,14 +64,12 @@ i18n.register(
     {
         "demo.title": {"nl": "Gesprekken op {day}", "en": "Calls on {day}"},
         "demo.balances": {"nl": "Saldi na de dag", "en": "Balances after the day"},
-        "demo.column.time": {"nl": "Tijd", "en": "Time"},
+        "demo.column.time": {"nl": "Om", "en": "At"},
         "demo.column.caller": {"nl": "Beller", "en": "Caller"},
         "demo.column.customer": {"nl": "Klant", "en": "Customer"},
-        "demo.column.what": {"nl": "Situatie", "en": "Situation"},
         "demo.column.verdict": {"nl": "Oordeel", "en": "Verdict"},
-        "demo.column.metered": {"nl": "Gesprekstijd", "en": "Metered"},
+        "demo.column.metered": {"nl": "Tijd", "en": "Metered"},
         "demo.column.blocks": {"nl": "Blokken", "en": "Blocks"},
-        "demo.column.zones": {"nl": "Zones", "en": "Zones"},
         "demo.column.charge": {"nl": "Bedrag", "en": "Charge"},
         "demo.column.name": {"nl": "Naam", "en": "Name"},
         "demo.column.plan": {"nl": "Abonnement", "en": "Plan"},
@@ -77,7 +77,7 @@ i18n.register(
         "demo.column.reserved": {"nl": "Gereserveerd", "en": "Reserved"},
         "demo.column.available": {"nl": "Beschikbaar", "en": "Available"},
         "demo.column.expected": {"nl": "Verwacht", "en": "Expected"},
-        "demo.invoiced": {"nl": "{amount} (factuur)", "en": "{amount} (invoiced)"},
+        "demo.invoiced": {"nl": "{amount} factuur", "en": "{amount} invoice"},
         "demo.no_number": {"nl": "(geen nummer)", "en": "(no number)"},
         "demo.cut_off": {"nl": "afgebroken", "en": "cut off"},
         "demo.mismatch": {
@@ -193,14 +193,16 @@ def seed(database: Database, at: datetime) -> None:
 
 def calls_table(database: Database, settings: Settings, language: str, labels: dict[str, str]) -> Table:
     """Build the table of the day's calls from the database."""
-    table = Table(title=i18n.text("demo.title", language, day="2026-12-08"), expand=False)
-    for column in ("time", "caller", "customer", "what", "verdict", "metered", "blocks", "zones", "charge"):
-        justify = "right" if column in ("metered", "blocks", "charge") else "left"
-        # Short facts stay on one line; the situation and verdict texts wrap on narrow terminals.
+    # No vertical lines, and the situation as a second line under the verdict,
+    # so the table still fits an 80-column terminal.
+    table = Table(title=i18n.text("demo.title", language, day="2026-12-08"), box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("time", "caller", "customer", "verdict", "metered", "blocks", "charge"):
+        justify = "right" if column in ("metered", "charge") else "left"
         table.add_column(
             i18n.text(f"demo.column.{column}", language),
             justify=justify,  # type: ignore[arg-type]
-            no_wrap=column not in ("what", "verdict"),
+            no_wrap=column != "verdict",
+            min_width=22 if column == "verdict" else None,
         )
     with database.read() as session:
         calls = session.scalars(select(Call).order_by(Call.admitted_at, Call.id)).all()
@@ -220,8 +222,9 @@ def _fill_calls(
     english = language == "en"
     zones_by_call: dict[int, list[str]] = {}
     for block in blocks:
-        zones_by_call.setdefault(block.call_id, []).append(str(block.zone) if block.zone else "2*")
+        zones_by_call.setdefault(block.call_id, []).append(str(block.zone) if block.zone else "2")
     for call in calls:
+        admitted = call.verdict == "admitted"
         caller = display(call.caller_e164) if call.caller_e164 else (call.caller_raw or "")
         if not call.caller_e164 and call.caller_raw.strip().lower() in ("", "<unknown>", "unknown"):
             caller = i18n.text("demo.no_number", language)
@@ -229,19 +232,21 @@ def _fill_calls(
         if call.cut_off:
             verdict += f" ({i18n.text('demo.cut_off', language)})"
         label = labels.get(call.uniqueid, "")
-        charge = format_cents(call.charged_cents, language) if call.verdict == "admitted" else ""
-        if call.verdict == "admitted" and call.plan in ("contract", "postpaid"):
+        situation = LABELS_EN.get(label, label) if english else label
+        if situation in verdict:
+            situation = ""
+        charge = format_cents(call.charged_cents, language) if admitted else ""
+        if admitted and call.plan in ("contract", "postpaid"):
             charge = i18n.text("demo.invoiced", language, amount=charge)
+        zones = zones_by_call.get(call.id, [])
         metered_seconds = call.metered_ms // 1000
         table.add_row(
             call.admitted_at.astimezone(settings.zone_info).strftime("%H:%M"),
             caller,
             call.helpdesk_id or "",
-            LABELS_EN.get(label, label) if english else label,
-            verdict,
-            f"{metered_seconds // 60}:{metered_seconds % 60:02d}" if call.verdict == "admitted" else "",
-            str(call.blocks_charged) if call.verdict == "admitted" else "",
-            "+".join(zones_by_call.get(call.id, [])),
+            Text(verdict) + (Text("\n" + situation, style="dim") if situation else Text("")),
+            f"{metered_seconds // 60}:{metered_seconds % 60:02d}" if admitted else "",
+            f"{len(zones)} ({'+'.join(zones)})" if zones else ("0" if admitted else ""),
             charge,
         )
 
@@ -255,7 +260,7 @@ def balances(database: Database) -> dict[str, tuple[Customer, ledger.Credit]]:
 
 
 def balances_table(found: dict[str, tuple[Customer, ledger.Credit]], language: str) -> Table:
-    table = Table(title=i18n.text("demo.balances", language))
+    table = Table(title=i18n.text("demo.balances", language), box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("customer", "name", "plan", "balance", "reserved", "available", "expected"):
         justify = "right" if column in ("balance", "reserved", "available", "expected") else "left"
         table.add_column(i18n.text(f"demo.column.{column}", language), justify=justify)  # type: ignore[arg-type]
