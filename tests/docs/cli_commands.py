@@ -25,7 +25,7 @@ PLANNED_GROUPS = frozenset({"customer", "db", "number", "token"})
 
 # Documented commands that other branches build. While such a command is not
 # registered, its checks are expected failures. Once it is registered they
-# run normally, and test_pending_lists_are_current asks for its entry to be
+# run normally, and test_pending_lists_are_current fails until its entry is
 # deleted here.
 PENDING_COMMANDS: dict[str, str] = {
     "db upgrade": "`callmeter db upgrade` is built on the ledger branch",

@@ -29,7 +29,7 @@ ASTERISK_ADDRESS = "172.28.0.10"
 
 # Repository folders that compose mounts and that another branch builds.
 # While such a folder is missing, its mounts are expected failures. Once it
-# exists, test_pending_paths_are_current asks for its entry to be deleted.
+# exists, test_pending_paths_are_current fails until its entry is deleted.
 PENDING_PATHS: dict[str, str] = {
     "dialplan": "dialplan/ (Asterisk configuration and prompts) is built on the admission branch",
 }

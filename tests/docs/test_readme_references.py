@@ -13,7 +13,7 @@ from tests.docs.cli_commands import DOCS, REPO
 
 # Repository folders that the READMEs link to and that another branch builds.
 # While such a folder is missing, links into it are expected failures. Once it
-# exists, test_pending_folders_are_current asks for its entry to be deleted.
+# exists, test_pending_folders_are_current fails until its entry is deleted.
 PENDING_FOLDERS: dict[str, str] = {
     "dialplan": "dialplan/ is built on the admission branch",
     "bench": "bench/ is built on the bench branch",
