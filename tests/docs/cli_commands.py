@@ -23,35 +23,6 @@ DOCS = ("README.md", "README.nl.md", "docker/README.md")
 # `customer add` is reported as such and not as a missing `customer`.
 PLANNED_GROUPS = frozenset({"customer", "db", "number", "token"})
 
-# Documented commands that other branches build. While such a command is not
-# registered, its checks are expected failures. Once it is registered they
-# run normally, and test_pending_lists_are_current fails until its entry is
-# deleted here.
-PENDING_COMMANDS: dict[str, str] = {
-    "db upgrade": "`callmeter db upgrade` is built on the ledger branch",
-    "customer": "`callmeter customer` is built on the ledger branch",
-    "customer add": "`callmeter customer add` is built on the ledger branch",
-    "number": "`callmeter number` is built on the ledger branch",
-    "number add": "`callmeter number add` is built on the ledger branch",
-    "topup": "`callmeter topup` is built on the ledger branch",
-    "balance": "`callmeter balance` is built on the ledger branch",
-    "ledger": "`callmeter ledger` is built on the ledger branch",
-    "correct": "`callmeter correct` is built on the ledger branch",
-    "admit": "`callmeter admit` is built on the admission branch",
-    "simulate": "`callmeter simulate` is built on the ami branch",
-    "run": "`callmeter run` is built on the metering branch",
-    "replay": "`callmeter replay` is built on the metering branch",
-    "token": "`callmeter token` is built on the api branch",
-    "token create": "`callmeter token create` is built on the api branch",
-    "api": "`callmeter api` is built on the api branch",
-}
-
-# Documented options that other branches build, handled like PENDING_COMMANDS.
-PENDING_OPTIONS: dict[tuple[str, str], str] = {
-    ("demo", "--serve"): "`callmeter demo --serve` comes with the full demo",
-    ("demo", "--fast"): "`callmeter demo --fast` comes with the full demo",
-}
-
 _FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _INLINE = re.compile(r"`((?:[\w.-]*/)*callmeter [^`\n]+)`")
 _SHELL_LANGUAGES = frozenset({"sh", "bash", "shell", "console"})
@@ -168,19 +139,6 @@ def find_command(path: str) -> Any | None:
             return None
         node = subcommands[word]
     return node
-
-
-def is_pending_command(path: str) -> bool:
-    """Return whether a command is listed as built elsewhere and still missing here."""
-    return path in PENDING_COMMANDS and find_command(path) is None
-
-
-def is_pending_option(path: str, option: str) -> bool:
-    """Return whether an option is listed as built elsewhere and still missing here."""
-    if is_pending_command(path):
-        return True
-    command = find_command(path)
-    return (path, option) in PENDING_OPTIONS and (command is None or option not in option_names(command))
 
 
 def option_names(command: Any) -> set[str]:

@@ -19,20 +19,14 @@ import pytest
 import yaml
 
 from callmeter.settings import load_settings
-from tests.docs.cli_commands import PENDING_COMMANDS, REPO, find_command, is_pending_command
+from tests.docs.cli_commands import REPO, find_command
+from tests.docs.pending import pending_command_reason, pending_path_reason
 
 DOCKER = REPO / "docker"
 COMPOSE_FILE = DOCKER / "compose.yaml"
 DOCKERFILE = DOCKER / "Dockerfile"
 ENTRYPOINT = DOCKER / "entrypoint.sh"
 ASTERISK_ADDRESS = "172.28.0.10"
-
-# Repository folders that compose mounts and that another branch builds.
-# While such a folder is missing, its mounts are expected failures. Once it
-# exists, test_pending_paths_are_current fails until its entry is deleted.
-PENDING_PATHS: dict[str, str] = {
-    "dialplan": "dialplan/ (Asterisk configuration and prompts) is built on the admission branch",
-}
 
 # Mounted folders that are not in git but made by a script in the repository.
 GENERATED_PATHS: dict[str, str] = {
@@ -111,10 +105,9 @@ def _bind_mount_cases() -> list[Any]:
             if not source.startswith((".", "/")):
                 continue  # a named volume
             source = _generator_of(source) or source
-            top_folder = Path(source).relative_to("..").parts[0] if source.startswith("../") else ""
-            marks = []
-            if top_folder in PENDING_PATHS and not (REPO / top_folder).exists():
-                marks.append(pytest.mark.xfail(reason=PENDING_PATHS[top_folder], strict=True))
+            relative = (DOCKER / source).resolve().relative_to(REPO).as_posix()
+            reason = pending_path_reason(relative)
+            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
             cases.append(pytest.param(name, source, id=f"{name}:{source}", marks=marks))
     return cases
 
@@ -155,13 +148,6 @@ class TestCompose:
         assert callmeter["command"] == ["run"]
         assert callmeter["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert callmeter["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-
-    def test_pending_paths_are_current(self) -> None:
-        present = [folder for folder in PENDING_PATHS if (REPO / folder).exists()]
-
-        assert present == [], (
-            f"present now, so delete them from PENDING_PATHS in tests/docs/test_docker.py: {present}"
-        )
 
     @pytest.mark.parametrize(("service", "source"), _bind_mount_cases())
     def test_bind_mount_source_exists(self, service: str, source: str) -> None:
@@ -276,7 +262,9 @@ class TestDockerfile:
 
         assert project["scripts"]["callmeter"] == "callmeter.cli:main"
 
-    @pytest.mark.xfail(is_pending_command("run"), reason=PENDING_COMMANDS.get("run", ""), strict=True)
+    @pytest.mark.xfail(
+        pending_command_reason("run") is not None, reason=pending_command_reason("run") or "", strict=True
+    )
     def test_cmd_is_registered_command(self) -> None:
         command = _exec_form(_instruction("CMD")[-1])
 

@@ -6,16 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.docs.cli_commands import (
-    PENDING_COMMANDS,
-    PENDING_OPTIONS,
-    DocumentedCommand,
-    documented_commands,
-    find_command,
-    is_pending_command,
-    is_pending_option,
-    option_names,
-)
+from tests.docs.cli_commands import DocumentedCommand, documented_commands, find_command, option_names
+from tests.docs.pending import pending_command_reason, pending_option_reason
 
 COMMANDS = documented_commands()
 
@@ -28,9 +20,8 @@ def _command_cases() -> list[Any]:
         if key in seen:
             continue
         seen.add(key)
-        marks = []
-        if is_pending_command(command.path):
-            marks.append(pytest.mark.xfail(reason=PENDING_COMMANDS[command.path], strict=True))
+        reason = pending_command_reason(command.path)
+        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
         cases.append(pytest.param(command, id=f"{command.document}:{command.path or '(root)'}", marks=marks))
     return cases
 
@@ -44,10 +35,8 @@ def _option_cases() -> list[Any]:
             if key in seen:
                 continue
             seen.add(key)
-            marks = []
-            if is_pending_option(command.path, option):
-                reason = PENDING_COMMANDS.get(command.path) or PENDING_OPTIONS[(command.path, option)]
-                marks.append(pytest.mark.xfail(reason=reason, strict=True))
+            reason = pending_option_reason(command.path, option)
+            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
             case_id = f"{command.document}:{command.path} {option}"
             cases.append(pytest.param(command, option, id=case_id, marks=marks))
     return cases
@@ -66,20 +55,6 @@ def test_readmes_show_the_same_commands() -> None:
 
     assert english - dutch == set(), "commands in README.md but not in README.nl.md"
     assert dutch - english == set(), "commands in README.nl.md but not in README.md"
-
-
-def test_pending_lists_are_current() -> None:
-    registered_commands = [path for path in PENDING_COMMANDS if not is_pending_command(path)]
-    registered_options = [
-        f"{path} {option}" for path, option in PENDING_OPTIONS if not is_pending_option(path, option)
-    ]
-
-    assert registered_commands == [], (
-        f"registered now, so delete them from PENDING_COMMANDS in tests/docs/cli_commands.py: {registered_commands}"
-    )
-    assert registered_options == [], (
-        f"registered now, so delete them from PENDING_OPTIONS in tests/docs/cli_commands.py: {registered_options}"
-    )
 
 
 @pytest.mark.parametrize("command", _command_cases())

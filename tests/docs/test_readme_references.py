@@ -6,27 +6,10 @@ import re
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
-from callmeter.settings import Settings
 from tests.docs.cli_commands import DOCS, REPO
-
-# Repository folders that the READMEs link to and that another branch builds.
-# While such a folder is missing, links into it are expected failures. Once it
-# exists, test_pending_folders_are_current fails until its entry is deleted.
-PENDING_FOLDERS: dict[str, str] = {
-    "dialplan": "dialplan/ is built on the admission branch",
-    "bench": "bench/ is built on the bench branch",
-}
-
-# Settings that the READMEs name and that another branch adds, handled like
-# PENDING_FOLDERS.
-PENDING_SETTINGS: dict[str, str] = {
-    "api.session_https_only": "api.session_https_only is added on the web branch",
-}
-
-# Example values for the placeholders in documented keys such as rates.<plan>.zone1.
-PLACEHOLDERS = {"<plan>": "prepaid", "<weekday>": "monday", "<weekdag>": "monday"}
+from tests.docs.pending import pending_path_reason, pending_setting_reason
+from tests.docs.settings_keys import setting_exists
 
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 _FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
@@ -51,10 +34,10 @@ def _link_cases() -> list[Any]:
             if target.startswith(("http://", "https://", "#", "mailto:")):
                 continue
             path = (folder / target.partition("#")[0]).resolve()
-            top_folder = path.relative_to(REPO).parts[0] if path.is_relative_to(REPO) else ""
-            marks = []
-            if top_folder in PENDING_FOLDERS and not (REPO / top_folder).exists():
-                marks.append(pytest.mark.xfail(reason=PENDING_FOLDERS[top_folder], strict=True))
+            reason = (
+                pending_path_reason(path.relative_to(REPO).as_posix()) if path.is_relative_to(REPO) else None
+            )
+            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
             cases.append(pytest.param(document, target, id=f"{document}:{target}", marks=marks))
     return cases
 
@@ -69,46 +52,14 @@ def _documented_settings(document: str) -> set[str]:
     return {key.rstrip(".") for key in keys}
 
 
-def _setting_exists(key: str) -> bool:
-    """Return whether a dotted key names a field of Settings, placeholders filled in."""
-    for placeholder, example in PLACEHOLDERS.items():
-        key = key.replace(placeholder, example)
-    value: Any = Settings()
-    for part in key.split("."):
-        if isinstance(value, BaseModel):
-            if part not in type(value).model_fields:
-                return False
-            value = getattr(value, part)
-        elif isinstance(value, dict):
-            if part not in value:
-                return False
-            value = value[part]
-        else:
-            return False
-    return True
-
-
 def _setting_cases() -> list[Any]:
     cases = []
     for document in _documents():
         for key in sorted(_documented_settings(document)):
-            marks = []
-            if key in PENDING_SETTINGS and not _setting_exists(key):
-                marks.append(pytest.mark.xfail(reason=PENDING_SETTINGS[key], strict=True))
+            reason = pending_setting_reason(key)
+            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
             cases.append(pytest.param(key, id=f"{document}:{key}", marks=marks))
     return cases
-
-
-def test_pending_folders_are_current() -> None:
-    present = [folder for folder in PENDING_FOLDERS if (REPO / folder).exists()]
-
-    assert present == [], f"present now, so delete them from PENDING_FOLDERS: {present}"
-
-
-def test_pending_settings_are_current() -> None:
-    present = [key for key in PENDING_SETTINGS if _setting_exists(key)]
-
-    assert present == [], f"present now, so delete them from PENDING_SETTINGS: {present}"
 
 
 def test_readmes_document_settings() -> None:
@@ -128,4 +79,4 @@ def test_relative_link_exists(document: str, target: str) -> None:
 
 @pytest.mark.parametrize("key", _setting_cases())
 def test_documented_setting_exists(key: str) -> None:
-    assert _setting_exists(key), f"no setting {key}; callmeter.example.toml lists the settings that exist"
+    assert setting_exists(key), f"no setting {key}; callmeter.example.toml lists the settings that exist"
