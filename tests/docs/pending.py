@@ -38,7 +38,7 @@ PENDING_OPTIONS: dict[tuple[str, str], str] = {
     ("demo", "--fast"): "`callmeter demo --fast` comes with the full demo",
 }
 
-# Repository paths; an entry also covers everything below it.
+# Repository paths. An entry also covers everything below it.
 PENDING_PATHS: dict[str, str] = {
     "dialplan": "dialplan/ (Asterisk configuration and prompts) is built on the admission branch",
     "bench/README.md": "bench/README.md is written on the bench branch",
