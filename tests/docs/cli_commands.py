@@ -108,13 +108,18 @@ def _invocations(document: str, command_line: str) -> list[DocumentedCommand]:
 
 
 def _skip_prefixes(command: list[str]) -> list[str]:
-    """Drop leading VAR=value assignments and `sudo -u USER` / `exec`."""
+    """Drop what runs a command: VAR=value, `env`, `exec`, `sudo -u USER`, `docker compose exec SERVICE`."""
     rest = list(command)
     while rest:
         if _ENV_ASSIGNMENT.match(rest[0]) or rest[0] in {"exec", "env"}:
             rest = rest[1:]
         elif rest[0] == "sudo":
             rest = rest[3:] if len(rest) > 2 and rest[1] == "-u" else rest[1:]
+        elif rest[:3] == ["docker", "compose", "exec"]:
+            rest = rest[3:]
+            while rest and rest[0].startswith("-"):
+                rest = rest[1:]
+            rest = rest[1:]  # the service name
         else:
             break
     return rest
