@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from tests.docs.cli_commands import DocumentedCommand, documented_commands, find_command, option_names
-from tests.docs.pending import pending_command_reason, pending_option_reason
 
 COMMANDS = documented_commands()
 
@@ -20,9 +19,7 @@ def _command_cases() -> list[Any]:
         if key in seen:
             continue
         seen.add(key)
-        reason = pending_command_reason(command.path)
-        marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-        cases.append(pytest.param(command, id=f"{command.document}:{command.path or '(root)'}", marks=marks))
+        cases.append(pytest.param(command, id=f"{command.document}:{command.path or '(root)'}"))
     return cases
 
 
@@ -35,10 +32,8 @@ def _option_cases() -> list[Any]:
             if key in seen:
                 continue
             seen.add(key)
-            reason = pending_option_reason(command.path, option)
-            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
             case_id = f"{command.document}:{command.path} {option}"
-            cases.append(pytest.param(command, option, id=case_id, marks=marks))
+            cases.append(pytest.param(command, option, id=case_id))
     return cases
 
 

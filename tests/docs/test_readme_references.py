@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from tests.docs.cli_commands import DOCS, REPO
-from tests.docs.pending import pending_path_reason, pending_setting_reason
 from tests.docs.settings_keys import setting_exists
 
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
@@ -29,16 +28,10 @@ def _documents() -> list[str]:
 def _link_cases() -> list[Any]:
     cases = []
     for document in _documents():
-        folder = (REPO / document).parent
         for target in sorted(set(_LINK.findall(_text(document)))):
             if target.startswith(("http://", "https://", "#", "mailto:")):
                 continue
-            path = (folder / target.partition("#")[0]).resolve()
-            reason = (
-                pending_path_reason(path.relative_to(REPO).as_posix()) if path.is_relative_to(REPO) else None
-            )
-            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-            cases.append(pytest.param(document, target, id=f"{document}:{target}", marks=marks))
+            cases.append(pytest.param(document, target, id=f"{document}:{target}"))
     return cases
 
 
@@ -56,9 +49,7 @@ def _setting_cases() -> list[Any]:
     cases = []
     for document in _documents():
         for key in sorted(_documented_settings(document)):
-            reason = pending_setting_reason(key)
-            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-            cases.append(pytest.param(key, id=f"{document}:{key}", marks=marks))
+            cases.append(pytest.param(key, id=f"{document}:{key}"))
     return cases
 
 
