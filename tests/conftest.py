@@ -119,6 +119,22 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture
+def outdated_sqlite_url(tmp_path: Path) -> str:
+    """A SQLite database migrated only to the first revision, as an older callmeter left it."""
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'outdated.db'}"
+    database = Database(url)
+    config = database._alembic_config()
+    with database.write_engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.commit()
+    database.dispose()
+    return url
+
+
 @dataclass
 class CliResult:
     exit_code: int

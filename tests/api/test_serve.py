@@ -70,10 +70,10 @@ def test_serves_balance_and_rejects_missing_token(served: tuple[str, str]) -> No
     assert authorised.json()["code"] == "unknown_customer"
 
 
-def test_refuses_unmigrated_database(tmp_path: Path) -> None:
+def test_refuses_outdated_database(tmp_path: Path, outdated_sqlite_url: str) -> None:
     environment = {
         **os.environ,
-        "CALLMETER_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+        "CALLMETER_DATABASE_URL": outdated_sqlite_url,
         "PYTHONPATH": str(SOURCE_ROOT),
     }
 

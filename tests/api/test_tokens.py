@@ -105,21 +105,8 @@ class TestTokenCommands:
         assert result.exit_code == 0
         assert result.stdout.count("cm_") == 1
 
-    def test_outdated_database_exits_2(self, cli: Any, tmp_path: Any) -> None:
-        from alembic import command
-
-        from callmeter.db import Database
-
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-        database = Database(url)
-        config = database._alembic_config()
-        with database.write_engine.connect() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0001")
-            connection.commit()
-        database.dispose()
-
-        result = cli("token", "list", env={"CALLMETER_DATABASE_URL": url})
+    def test_outdated_database_exits_2(self, cli: Any, outdated_sqlite_url: str) -> None:
+        result = cli("token", "list", env={"CALLMETER_DATABASE_URL": outdated_sqlite_url})
 
         assert result.exit_code == 2
         assert "callmeter db upgrade" in result.stderr
