@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from api.dependencies import ApiContext
 from api.problems import Problem, install_handlers, problem_responses
@@ -58,7 +62,9 @@ def create_app(settings: Settings, database: Database, status: ServiceStatus | N
         title="callmeter",
         version="0.1.0",
         description=DESCRIPTION,
-        docs_url="/docs",
+        # /docs is served below from files installed with swagger-ui-bundle,
+        # because FastAPI's default page loads Swagger UI from a CDN.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.context = ApiContext(
@@ -73,7 +79,23 @@ def create_app(settings: Settings, database: Database, status: ServiceStatus | N
         app.include_router(router)
     app.include_router(web_router)
     _document_problems(app)
+    _serve_docs(app)
     return app
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """Serve the interactive API documentation at /docs without any other host."""
+    app.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="callmeter API",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+        )
 
 
 def app_factory() -> FastAPI:
