@@ -13,6 +13,7 @@ import sys
 
 import structlog
 import typer
+from rich.text import Text
 
 from callmeter import i18n
 from callmeter.cli.common import console_err, usage_error_message
@@ -50,10 +51,12 @@ def main() -> None:
         exit_code = app(standalone_mode=False)
     except CallmeterError as error:
         label = "Fout" if language == "nl" else "Error"
-        console_err.print(f"[bold red]{label}:[/] {error.message(language)}", markup=True)
+        # Text, not markup: a value the user typed may contain square brackets. No
+        # wrapping either, so a command named in the message stays copyable.
+        console_err.print(Text.assemble((f"{label}:", "bold red"), " ", error.message(language)), soft_wrap=True)
         raise SystemExit(2) from None
     except UsageError as error:
-        console_err.print(usage_error_message(error, language), markup=False)
+        console_err.print(usage_error_message(error, language), markup=False, soft_wrap=True)
         raise SystemExit(2) from None
     except typer.Abort:
         raise SystemExit(130) from None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import getpass
 import json
 import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 import structlog
@@ -28,6 +31,49 @@ log = structlog.get_logger(__name__)
 
 console = Console(highlight=False)
 console_err = Console(stderr=True, highlight=False)
+
+i18n.register(
+    {
+        "error.address_in_use": {
+            "nl": (
+                "Kan niet luisteren op {host}:{port} ({reason_nl}): draait callmeter al, of gebruikt een "
+                "ander programma die poort? Kies een andere poort met de instelling {setting} "
+                "({variable}{option})."
+            ),
+            "en": (
+                "Cannot listen on {host}:{port} ({reason_en}): is callmeter already running, or does "
+                "another program use that port? Choose another port with the setting {setting} "
+                "({variable}{option})."
+            ),
+        },
+    }
+)
+
+
+class AddressInUse(ConfigError):
+    code = "address_in_use"
+
+
+def check_port_free(host: str, port: int, setting: str, option: str = "") -> None:
+    """Raise AddressInUse when a listening port cannot be bound, before a server starts."""
+    if port == 0:
+        return
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        variable = "CALLMETER_" + setting.upper().replace(".", "__")
+        raise AddressInUse(
+            "error.address_in_use",
+            host=host,
+            port=port,
+            reason_nl="poort bezet" if error.errno == errno.EADDRINUSE else (error.strerror or str(error)),
+            reason_en="port in use" if error.errno == errno.EADDRINUSE else (error.strerror or str(error)),
+            setting=setting,
+            variable=variable,
+            option=f", {option}" if option else "",
+        ) from None
+
 
 i18n.register(
     {
@@ -77,12 +123,29 @@ i18n.register(
                 "knows (newest {head}): install the callmeter version that upgraded the database."
             ),
         },
+        "error.schema_missing": {
+            "nl": (
+                "De database {url} heeft nog geen tabellen. Staat u in de juiste map? Zonder "
+                "instellingen gebruikt callmeter ./callmeter.db in de huidige map. Maak een nieuwe "
+                "database aan met 'callmeter db upgrade'."
+            ),
+            "en": (
+                "The database {url} has no tables yet. Are you in the right folder? Without settings "
+                "callmeter uses ./callmeter.db in the current folder. Create a new database with "
+                "'callmeter db upgrade'."
+            ),
+        },
         "db.schema_created": {
             "nl": "Nieuwe database {url}: schema aangemaakt (revisie {head}).",
             "en": "New database {url}: schema created (revision {head}).",
         },
     }
 )
+
+
+class SchemaMissing(CallmeterError):
+    code = "schema_missing"
+    http_status = 503
 
 
 class DatabaseUnavailable(CallmeterError):
@@ -227,17 +290,34 @@ def schema_state(database: Database) -> tuple[str | None, str, bool]:
     return current, head, empty
 
 
-def open_database(settings: Settings, language: str | None = None) -> Database:
+def _missing_sqlite_file(url: str) -> Path | None:
+    """Return the path of an SQLite database file that does not exist yet, else None."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
+def open_database(settings: Settings, language: str | None = None, create_schema: bool = False) -> Database:
     """Open the configured database for a CLI command that reads or writes it.
 
-    A database without any tables (a new SQLite file) gets the schema at
-    once, with a notice on stderr. A database at an older revision raises
-    SchemaOutdated, whose message names the command to run:
+    With create_schema (the commands that start a new installation:
+    'customer add' and 'token create'), a database without any tables gets
+    the schema at once, with a notice on stderr. Every other command refuses
+    an empty or missing database with a message that names it, so a command
+    run in the wrong folder does not leave a stray callmeter.db behind. A
+    database at an older revision raises SchemaOutdated, whose message names
     'callmeter db upgrade'. The caller disposes of the returned Database.
     """
+    missing = _missing_sqlite_file(settings.database_url)
+    if missing is not None and not create_schema:
+        raise SchemaMissing("error.schema_missing", url=display_url(settings.database_url), path=missing)
     database = _connect(settings)
     try:
         _, head, empty = schema_state(database)
+        if empty and not create_schema:
+            raise SchemaMissing("error.schema_missing", url=display_url(database.url), path=missing or "-")
         if empty:
             database.upgrade()
             url = display_url(database.url)
@@ -257,13 +337,15 @@ def open_database(settings: Settings, language: str | None = None) -> Database:
 
 
 @contextmanager
-def using_database(settings: Settings, language: str | None = None) -> Iterator[Database]:
+def using_database(
+    settings: Settings, language: str | None = None, create_schema: bool = False
+) -> Iterator[Database]:
     """Open the database as open_database() does and dispose of it at the end.
 
     A connection lost inside the with-block becomes DatabaseUnavailable, so
     the user gets one message instead of a traceback.
     """
-    database = open_database(settings, language)
+    database = open_database(settings, language, create_schema)
     try:
         yield database
     except (OperationalError, InterfaceError) as error:

@@ -327,7 +327,7 @@ def customer_add(
         raise InvalidInput("error.name_missing")
     access_valid_until = parse_date(valid_until) if valid_until is not None else None
 
-    with using_database(settings, output_language) as database, database.write() as session:
+    with using_database(settings, output_language, create_schema=True) as database, database.write() as session:
         customer = create_customer(
             session, helpdesk_id, name, plan, language.strip().lower(), access_valid_until
         )

@@ -15,13 +15,14 @@ from callmeter.cli import app
 from callmeter.cli.common import (
     JsonOption,
     LangOption,
+    check_port_free,
     console,
     console_err,
     open_database,
     print_json,
     settings_and_language,
 )
-from callmeter.errors import InvalidInput
+from callmeter.errors import CallmeterError, InvalidInput
 
 i18n.register(
     {
@@ -53,6 +54,13 @@ def run(
     settings, language = settings_and_language(lang)
     configure_logging(json=log_json)
     database = open_database(settings, language)
+    try:
+        check_port_free(settings.fastagi.host, settings.fastagi.port, "fastagi.port")
+        if not no_api:
+            check_port_free(settings.api.host, settings.api.port, "api.port")
+    except CallmeterError:
+        database.dispose()
+        raise
     try:
         service = Service(
             settings, database, say=lambda line: console_err.print(line, markup=False), language=language,

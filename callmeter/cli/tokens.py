@@ -13,6 +13,7 @@ from callmeter.cli import app
 from callmeter.cli.common import (
     JsonOption,
     LangOption,
+    check_port_free,
     console,
     iso,
     open_database,
@@ -62,7 +63,7 @@ def create(
 ) -> None:
     """Maak een token aan en toon het één keer."""
     settings, language = settings_and_language(lang)
-    with using_database(settings, language) as database, database.write() as session:
+    with using_database(settings, language, create_schema=True) as database, database.write() as session:
         plaintext, token = tokens.create(session, name, scope)
         created_scope = token.scope
 
@@ -155,6 +156,7 @@ def serve_api(
     chosen_port = settings.api.port if port is None else port
 
     # Bind before starting uvicorn so the message shows the real port, also for --port 0.
+    check_port_free(chosen_host, chosen_port, "api.port", "--port")
     listener = socket.create_server((chosen_host, chosen_port))
     bound_port = listener.getsockname()[1]
     console.print(i18n.text("api.serving", language, host=chosen_host, port=bound_port))

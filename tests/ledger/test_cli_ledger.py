@@ -237,9 +237,17 @@ def test_new_sqlite_file_gets_schema(cli: Any, tmp_path: Path) -> None:
     assert json.loads(listed.stdout)[0]["helpdesk_id"] == "HD-1001"
 
 
+def test_read_command_leaves_no_stray_database(cli: Any, tmp_path: Path) -> None:
+    result = cli("balance", "HD-1001")
+    assert result.exit_code == 2
+    assert "callmeter db upgrade" in result.stderr
+    assert "juiste map" in result.stderr
+    assert not (tmp_path / "callmeter.db").exists()
+
+
 def test_unreachable_database_one_message(cli: Any, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'missing-dir' / 'callmeter.db'}"
-    result = cli("balance", "HD-1001", env={"CALLMETER_DATABASE_URL": url})
+    result = cli("customer", "add", "HD-1001", "--name", "Jan", "--plan", "prepaid", env={"CALLMETER_DATABASE_URL": url})
     assert result.exit_code == 2
     assert "niet bereikbaar" in result.stderr
     assert "Traceback" not in result.stderr
