@@ -247,7 +247,8 @@ def test_read_command_leaves_no_stray_database(cli: Any, tmp_path: Path) -> None
 
 def test_unreachable_database_one_message(cli: Any, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'missing-dir' / 'callmeter.db'}"
-    result = cli("customer", "add", "HD-1001", "--name", "Jan", "--plan", "prepaid", env={"CALLMETER_DATABASE_URL": url})
+    environment = {"CALLMETER_DATABASE_URL": url}
+    result = cli("customer", "add", "HD-1001", "--name", "Jan", "--plan", "prepaid", env=environment)
     assert result.exit_code == 2
     assert "niet bereikbaar" in result.stderr
     assert "Traceback" not in result.stderr
