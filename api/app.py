@@ -1,0 +1,100 @@
+"""The FastAPI application of the staff API.
+
+``create_app`` builds the app from explicit parts, for tests and for the
+service that also runs the AMI link and the FastAGI server. ``app_factory``
+reads the settings itself, for ``uvicorn --factory api.app:app_factory``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api.dependencies import ApiContext
+from api.problems import Problem, install_handlers
+from api.routers import calls, customers, ledger, lookup, system
+from api.web import router as web_router
+from callmeter.db import Database
+from callmeter.settings import Settings, load_settings
+from callmeter.status import ServiceStatus
+from callmeter.tariffs import Tariff
+
+DESCRIPTION = """\
+The staff API of callmeter, which meters paid telephone support on the
+helpdesk line 038-7370296 and deducts prepaid credit in 5-minute blocks.
+
+**Authentication.** Every request needs a staff token in the header
+`Authorization: Bearer <token>`. Create one with
+`callmeter token create --name NAME --scope read|write`. A read token may
+use GET; a write token may also create, change and delete. `/health` and
+`/metrics` are open without a token only when the setting `api.open_health`
+is true.
+
+**Money** is integer euro-cents (`amount_cents`). Requests may give euros
+as text instead (`"amount": "12,50"`); JSON numbers with a fraction are
+rejected. Responses also carry each amount formatted for people.
+
+**Times** are ISO 8601. A time without an offset is Amsterdam wall-clock
+time; responses show times with the Amsterdam offset.
+
+**Errors** are `application/problem+json` with a stable machine `code`.
+The human `detail` is Dutch, or English when Accept-Language prefers `en`.
+
+**Idempotency.** Top-ups and corrections require an `Idempotency-Key`
+header. Repeating a request with the same key posts once; the same key
+with other content is a 409.
+"""
+
+
+def create_app(settings: Settings, database: Database, status: ServiceStatus | None = None) -> FastAPI:
+    """Build the API with its routers, the web page and the problem+json error handlers."""
+    app = FastAPI(
+        title="callmeter",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.context = ApiContext(
+        settings=settings,
+        database=database,
+        tariff=Tariff(settings),
+        status=status if status is not None else ServiceStatus(),
+    )
+    install_handlers(app)
+    for router in (customers.router, ledger.router, calls.router, lookup.router, system.router):
+        app.include_router(router)
+    app.include_router(web_router)
+    _document_problems(app)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Build the app from the settings file and environment, for uvicorn's factory mode."""
+    settings = load_settings()
+    database = Database(settings.database_url)
+    database.check_schema()
+    return create_app(settings, database)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Add the Problem schema that the error responses of every operation refer to."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(problem.pop("$defs", {}))
+            schemas["Problem"] = problem
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,121 @@
+"""What the routers get injected: the context of the app, the language and the caller's token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Final
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.problems import request_language
+from callmeter import i18n
+from callmeter.db import Database
+from callmeter.errors import InvalidTime
+from callmeter.settings import Settings
+from callmeter.status import ServiceStatus
+from callmeter.tariffs import Tariff
+from callmeter.tokens.service import InvalidToken, Scope, require_scope, verify
+
+i18n.register(
+    {
+        "api.time_invalid": {
+            "nl": (
+                "Ongeldige tijd {value!r}: geef een ISO 8601-tijd zoals 2026-12-08T17:57 "
+                "(zonder offset is het Nederlandse tijd)."
+            ),
+            "en": (
+                "Invalid time {value!r}: give an ISO 8601 time such as 2026-12-08T17:57 "
+                "(without an offset it is Amsterdam time)."
+            ),
+        },
+    }
+)
+
+# Methods that only read; every other method needs a write token.
+READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """The long-lived objects one app serves from, kept on ``app.state.context``."""
+
+    settings: Settings
+    database: Database
+    tariff: Tariff
+    status: ServiceStatus
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The token a request was authenticated with, copied out of its session."""
+
+    name: str
+    scope: Scope
+
+
+def get_context(request: Request) -> ApiContext:
+    context = request.app.state.context
+    assert isinstance(context, ApiContext)
+    return context
+
+
+Context = Annotated[ApiContext, Depends(get_context)]
+Language = Annotated[i18n.Language, Depends(request_language)]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A staff token from `callmeter token create`. Read tokens may GET; write tokens may also change.",
+)
+
+
+def authenticate(
+    request: Request,
+    context: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> Caller:
+    """Check the bearer token and, for a change, that it has write scope."""
+    if credentials is None:
+        raise InvalidToken("error.token_missing")
+    with context.database.read() as session:
+        token = verify(session, credentials.credentials)
+        if token is None:
+            raise InvalidToken("error.token_invalid")
+        caller = Caller(name=token.name, scope="write" if token.scope == "write" else "read")
+        if request.method not in READ_METHODS:
+            require_scope(token, "write")
+    return caller
+
+
+def authenticate_unless_open(
+    request: Request,
+    context: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> Caller | None:
+    """Authenticate like every route, unless ``api.open_health`` opens health and metrics."""
+    if context.settings.api.open_health:
+        return None
+    return authenticate(request, context, credentials)
+
+
+Authenticated = Annotated[Caller, Depends(authenticate)]
+
+
+def parse_instant(value: str, settings: Settings) -> datetime:
+    """Parse ISO 8601 into an aware instant; a time without offset is Amsterdam wall-clock time."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidTime("api.time_invalid", value=value) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=settings.zone_info)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        # Year 1 or 9999 with an offset falls outside what datetime can hold.
+        raise InvalidTime("api.time_invalid", value=value) from None
+
+
+def parse_optional_instant(value: str | None, settings: Settings) -> datetime | None:
+    return None if value is None else parse_instant(value, settings)

@@ -1,0 +1,1 @@
+"""The routers of the staff API, one per domain noun."""
