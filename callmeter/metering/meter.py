@@ -65,6 +65,12 @@ RECENT_LEGS = 20_000
 # would otherwise each cost a query.
 UNKNOWN_TTL_SECONDS = 2.0
 UNKNOWN_CACHE = 10_000
+# Call events of a channel that is not known yet are kept for a while,
+# because admission can commit the call a moment after its first events
+# arrive (another process, or a slow database). Per channel the few
+# state events of one call fit easily.
+EARLY_EVENTS_PER_CHANNEL = 32
+EARLY_CHANNELS = 1_000
 # How long a timer waits for the AMI link before it checks its call again.
 LINK_WAIT_SECONDS = 30.0
 # How soon a failed cutoff is tried again.
@@ -98,6 +104,7 @@ class Meter:
         self._legs: OrderedDict[str, str] = OrderedDict()
         self._ended: OrderedDict[str, MeteredCall] = OrderedDict()
         self._unknown: OrderedDict[str, float] = OrderedDict()
+        self._early: OrderedDict[str, list[Message]] = OrderedDict()
         self._lock = asyncio.Lock()
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._link_up = asyncio.Event()
@@ -149,7 +156,23 @@ class Meter:
             if uniqueid not in self._calls:
                 self._track(call)
                 metrics.ACTIVE_CALLS.set(len(self._calls))
+                await self._apply_early(call)
         await self._count_reservations()
+
+    def _keep_early(self, uniqueid: str, message: Message) -> None:
+        events = self._early.setdefault(uniqueid, [])
+        self._early.move_to_end(uniqueid)
+        if len(events) < EARLY_EVENTS_PER_CHANNEL:
+            events.append(message)
+        while len(self._early) > EARLY_CHANNELS:
+            self._early.popitem(last=False)
+
+    async def _apply_early(self, call: MeteredCall) -> None:
+        """Apply the events that arrived before the call was known, in their order."""
+        for message in self._early.pop(call.uniqueid, []):
+            if call.ended:
+                return
+            await self._apply(call, event_name(message), message)
 
     # -- AMI link ------------------------------------------------------------
 
@@ -273,6 +296,7 @@ class Meter:
                 return
             call = await self._lookup(uniqueid)
             if call is None:
+                self._keep_early(uniqueid, message)
                 return
 
         async with self._lock:
@@ -301,6 +325,7 @@ class Meter:
                 return existing
             self._track(call)
             metrics.ACTIVE_CALLS.set(len(self._calls))
+            await self._apply_early(call)
         return call
 
     def _remember_leg(self, leg: str, inbound: str) -> None:

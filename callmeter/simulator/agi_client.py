@@ -116,6 +116,33 @@ def _answer(command: str, channel_vars: dict[str, str], variables: dict[str, str
     return RESULT_UNKNOWN_COMMAND
 
 
+async def _converse(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    env: dict[str, str],
+    known: dict[str, str],
+    result: AgiSessionResult,
+    hangup_after_commands: int | None,
+) -> None:
+    block = "".join(f"{name}: {value}\n" for name, value in env.items()) + "\n"
+    writer.write(block.encode())
+    await writer.drain()
+
+    while True:
+        line = await reader.readline()
+        if not line:
+            return
+        command = line.decode("utf-8", errors="replace").rstrip("\r\n")
+        result.commands.append(command)
+        if hangup_after_commands is not None and len(result.commands) > hangup_after_commands:
+            writer.write(f"{HANGUP_LINE}\n{RESULT_DEAD_CHANNEL}\n".encode())
+            await writer.drain()
+            result.hung_up = True
+            return
+        writer.write((_answer(command, known, result.variables) + "\n").encode())
+        await writer.drain()
+
+
 async def run_agi_session(
     host: str,
     port: int,
@@ -138,23 +165,11 @@ async def run_agi_session(
     async with asyncio.timeout(timeout):
         reader, writer = await asyncio.open_connection(host, port, limit=MAX_LINE_BYTES)
         try:
-            block = "".join(f"{name}: {value}\n" for name, value in env.items()) + "\n"
-            writer.write(block.encode())
-            await writer.drain()
-
-            while True:
-                line = await reader.readline()
-                if not line:
-                    break
-                command = line.decode("utf-8", errors="replace").rstrip("\r\n")
-                result.commands.append(command)
-                if hangup_after_commands is not None and len(result.commands) > hangup_after_commands:
-                    writer.write(f"{HANGUP_LINE}\n{RESULT_DEAD_CHANNEL}\n".encode())
-                    await writer.drain()
-                    result.hung_up = True
-                    break
-                writer.write((_answer(command, known, result.variables) + "\n").encode())
-                await writer.drain()
+            await _converse(reader, writer, env, known, result, hangup_after_commands)
+        except ConnectionError:
+            # The server closed the socket with bytes unread, so the kernel reset it.
+            # Asterisk treats that as the end of the AGI session, and so does the client.
+            pass
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):

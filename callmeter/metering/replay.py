@@ -1,0 +1,264 @@
+"""Replay of a recorded scenario through a fresh callmeter, for ``callmeter replay`` and the tests.
+
+The simulator plays the recorded AMI stream over a real socket and runs each
+recorded FastAGI session against the real admission server at its recorded
+moment. A real AMI client feeds the meter, and everything writes to a
+temporary SQLite database. The installed clock follows the recording's own
+time line, faster than real time, so admission judges the zone of the
+recording and arrival times of events without ``Timestamp`` stay true to the
+recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+from sqlalchemy import select
+
+from callmeter import clock, i18n
+from callmeter.admission.server import FastAgiServer
+from callmeter.ami.client import AmiClient
+from callmeter.customers import service as customers
+from callmeter.db import Database
+from callmeter.db.models import Call
+from callmeter.errors import InvalidInput
+from callmeter.ledger import service as ledger
+from callmeter.metering.meter import Meter
+from callmeter.metering.recording import read_lines, recording_start
+from callmeter.settings import AmiSettings, FastAgiSettings, Settings
+from callmeter.simulator.agi_client import load_recorded_sessions
+from callmeter.simulator.ami_server import AmiServer
+from callmeter.simulator.clock import VirtualClock
+from callmeter.simulator.replay import Recording, load_recording, replay
+
+log = structlog.get_logger(__name__)
+
+i18n.register(
+    {
+        "error.replay_file_missing": {
+            "nl": "Bestand {path} bestaat niet: geef een opname (*.agi.jsonl en *.ami.jsonl).",
+            "en": "File {path} does not exist: give a recording (*.agi.jsonl and *.ami.jsonl).",
+        },
+        "error.replay_customers_invalid": {
+            "nl": "Klantenbestand {path} is ongeldig: {reason}. Verwacht een lijst met helpdesk_id, number, "
+            "plan en credit_cents.",
+            "en": "Customer file {path} is invalid: {reason}. Expected a list of helpdesk_id, number, plan "
+            "and credit_cents.",
+        },
+        "error.replay_timeout": {
+            "nl": "De opname {path} is niet binnen {seconds:g} s afgespeeld.",
+            "en": "The recording {path} did not finish within {seconds:g} s.",
+        },
+    }
+)
+
+# The customers the recordings were made with, each with ample prepaid credit.
+# Other numbers in a recording (+31201234567 in s04) stay unknown.
+RECORDING_CUSTOMERS = (
+    ("HD-1001", "+31612345678"),
+    ("HD-1002", "+31381234567"),
+    ("HD-1003", "+31201112233"),
+)
+AMPLE_CREDIT_CENTS = 100_000
+
+# Recording seconds per real second. Metered time comes from Timestamps, so a
+# timestamped recording can run fast. Without Timestamps the arrival time is
+# the event time, and scheduling jitter is multiplied by the speed, so those
+# recordings run slower.
+TIMESTAMPED_SPEED = 200.0
+ARRIVAL_TIMED_SPEED = 20.0
+# Real seconds the replay may take beyond the recording's own length at its speed.
+EXTRA_REAL_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ReplayCustomer:
+    helpdesk_id: str
+    number: str
+    plan: str = "prepaid"
+    credit_cents: int = AMPLE_CREDIT_CENTS
+
+
+@dataclass(frozen=True)
+class ReplayedCall:
+    uniqueid: str
+    caller: str
+    verdict: str
+    metered_seconds: float
+    blocks: int
+    charged_cents: int
+
+
+class FollowingClock:
+    """callmeter's Clock on top of the simulator's virtual clock (epoch seconds)."""
+
+    def __init__(self, virtual: VirtualClock) -> None:
+        self.virtual = virtual
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.virtual.now(), UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await self.virtual.sleep(seconds)
+
+
+def default_customers() -> list[ReplayCustomer]:
+    return [ReplayCustomer(helpdesk_id, number) for helpdesk_id, number in RECORDING_CUSTOMERS]
+
+
+def load_customers(path: Path) -> list[ReplayCustomer]:
+    """Read a TOML (``[[customers]]`` tables) or JSON list of replay customers."""
+    if not path.is_file():
+        raise InvalidInput("error.replay_file_missing", path=path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data: object = tomllib.loads(text)["customers"] if path.suffix == ".toml" else json.loads(text)
+    except (OSError, ValueError, KeyError, tomllib.TOMLDecodeError) as error:
+        raise InvalidInput("error.replay_customers_invalid", path=path, reason=str(error)) from None
+    if not isinstance(data, list):
+        raise InvalidInput("error.replay_customers_invalid", path=path, reason="not a list")
+    found: list[ReplayCustomer] = []
+    for item in data:
+        if not isinstance(item, dict) or not isinstance(item.get("helpdesk_id"), str) or not isinstance(
+            item.get("number"), str
+        ):
+            raise InvalidInput("error.replay_customers_invalid", path=path, reason=f"entry {item!r}")
+        credit = item.get("credit_cents", AMPLE_CREDIT_CENTS)
+        plan = item.get("plan", "prepaid")
+        if not isinstance(credit, int) or isinstance(credit, bool) or credit < 0 or not isinstance(plan, str):
+            raise InvalidInput("error.replay_customers_invalid", path=path, reason=f"entry {item!r}")
+        found.append(ReplayCustomer(item["helpdesk_id"], item["number"], plan, credit))
+    return found
+
+
+def _set_up(database: Database, replay_customers: list[ReplayCustomer], at: datetime) -> None:
+    with database.write() as session:
+        for customer in replay_customers:
+            row = customers.create_customer(session, customer.helpdesk_id, f"Klant {customer.helpdesk_id}",
+                                            customer.plan)
+            customers.add_number(session, customer.helpdesk_id, customer.number)
+            if customer.credit_cents > 0:
+                ledger.top_up(session, row.id, customer.credit_cents, "replay", f"replay:{customer.helpdesk_id}",
+                              "replay", at)
+
+
+def _results(database: Database) -> list[ReplayedCall]:
+    with database.read() as session:
+        rows = session.scalars(select(Call)).all()
+        results = [
+            ReplayedCall(
+                uniqueid=row.uniqueid,
+                caller=row.caller_e164 or row.caller_raw,
+                verdict=row.verdict,
+                metered_seconds=row.metered_ms / 1000,
+                blocks=row.blocks_charged,
+                charged_cents=row.charged_cents,
+            )
+            for row in rows
+        ]
+    return sorted(results, key=lambda call: float(call.uniqueid) if call.uniqueid[:1].isdigit() else 0.0)
+
+
+async def replay_recording(
+    agi_path: Path,
+    ami_path: Path,
+    replay_customers: list[ReplayCustomer] | None = None,
+    speed: float | None = None,
+) -> list[ReplayedCall]:
+    """Play a recorded pair into a fresh callmeter and return every call it recorded."""
+    for path in (agi_path, ami_path):
+        if not path.is_file():
+            raise InvalidInput("error.replay_file_missing", path=path)
+    lines = read_lines(ami_path)
+    start_epoch = recording_start(lines)
+    timestamped = any("\r\nTimestamp: " in line.raw for line in lines if line.incoming)
+    speed = speed or (TIMESTAMPED_SPEED if timestamped else ARRIVAL_TIMED_SPEED)
+    login_t = next((line.t for line in lines if line.incoming and line.raw.startswith("Response:")), 0.0)
+    recording = load_recording(ami_path)
+    starts = [line.t for line in read_lines(agi_path) if line.incoming and line.raw.startswith("agi_network:")]
+    recording.agi_sessions = [
+        (max(t - login_t, 0.0), session) for t, session in zip(starts, load_recorded_sessions(agi_path), strict=True)
+    ]
+    length = max([event.offset_seconds for event in recording.events] + [offset for offset, _ in recording.agi_sessions] + [0.0])
+
+    with tempfile.TemporaryDirectory(prefix="callmeter-replay-") as folder:
+        database = Database(f"sqlite:///{Path(folder) / 'replay.db'}")
+        try:
+            database.upgrade()
+            following = FollowingClock(VirtualClock(speed, start_epoch + login_t))
+            with clock.use_clock(following):
+                _set_up(database, replay_customers or default_customers(), following.now())
+                await _play(database, following, recording, speed, length, ami_path, start_epoch + login_t)
+            return _results(database)
+        finally:
+            database.dispose()
+
+
+async def _play(
+    database: Database,
+    following: FollowingClock,
+    recording: Recording,
+    speed: float,
+    length: float,
+    path: Path,
+    anchor_epoch: float,
+) -> None:
+    settings = Settings(
+        fastagi=FastAgiSettings(host="127.0.0.1", port=0),
+        ami=AmiSettings(host="127.0.0.1", port=1, username="callmeter", secret="replay",
+                        reconnect_min_seconds=0.1, reconnect_max_seconds=1.0),
+    )
+    server = AmiServer(username="callmeter", secret="replay", clock=following.virtual)
+    await server.start()
+    settings = settings.model_copy(update={"ami": settings.ami.model_copy(update={"port": server.port})})
+    meter = Meter(database, settings)
+    client = AmiClient(
+        settings.ami,
+        meter.on_event,
+        on_connected=meter.on_connected,
+        on_disconnected=meter.on_disconnected,
+        clock=lambda: following.virtual.now(),
+    )
+    meter.pbx = client
+    fastagi = FastAgiServer(settings, database, on_admitted=meter.on_admitted)
+    await fastagi.start()
+    assert fastagi.port is not None
+    timeout = length / speed + EXTRA_REAL_SECONDS
+    try:
+        await meter.start()
+        async with asyncio.TaskGroup() as group:
+            ami_task = group.create_task(client.run(), name="replay-ami")
+            await client.wait_connected(timeout=10.0)
+            # Time zero of the replay is the login, as in the recording.
+            following.virtual = VirtualClock(speed, anchor_epoch)
+            server.clock = following.virtual
+            try:
+                async with asyncio.timeout(timeout):
+                    await replay(server, recording, speed=speed, agi_address=("127.0.0.1", fastagi.port))
+                    await _drain(meter)
+            except TimeoutError:
+                raise InvalidInput("error.replay_timeout", path=path, seconds=timeout) from None
+            finally:
+                await client.close()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ami_task, 5.0)
+    finally:
+        await meter.close()
+        await fastagi.stop()
+        await server.close()
+
+
+async def _drain(meter: Meter) -> None:
+    """Wait until the meter has closed every call that has a Hangup in the recording."""
+    deadline = time.monotonic() + 5.0
+    while meter.open_calls and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
