@@ -25,11 +25,15 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Options], list[Section]]]] = {
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--only", default="", help=f"comma-separated benchmarks to run, of: {', '.join(BENCHMARKS)} (default: all)"
+        "--only",
+        default="",
+        help=f"comma-separated benchmarks to run, of: {', '.join(BENCHMARKS)} (default: all)",
     )
     parser.add_argument("--runs", type=int, default=5, help="runs of each figure (default 5)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes that only prove the benchmarks work")
-    parser.add_argument("--output", type=Path, default=RESULTS, help=f"where to write the report (default {RESULTS})")
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, help=f"where to write the report (default {RESULTS})"
+    )
     arguments = parser.parse_args(argv)
     names = [name.strip() for name in arguments.only.split(",") if name.strip()] or list(BENCHMARKS)
     unknown = [name for name in names if name not in BENCHMARKS]

@@ -53,12 +53,20 @@ class Client:
         return bool(self.rates.values)
 
 
-def run_client(client: Client, stall_seconds: float = STALL_SECONDS, prefix: list[str] | None = None) -> dict[str, Any]:
+def run_client(
+    client: Client, stall_seconds: float = STALL_SECONDS, prefix: list[str] | None = None
+) -> dict[str, Any]:
     """Serve the client's stream to one run of it and return its report."""
     server = FeedServer(client.stream, client.deadline_seconds)
     server.serve_once()
     command = [*(prefix or []), *client.command]
-    arguments = ["127.0.0.1", str(server.port), str(client.deadline_seconds), str(stall_seconds), *client.arguments]
+    arguments = [
+        "127.0.0.1",
+        str(server.port),
+        str(client.deadline_seconds),
+        str(stall_seconds),
+        *client.arguments,
+    ]
     with tempfile.TemporaryFile("w+") as errors:
         try:
             done = subprocess.run(
@@ -170,7 +178,9 @@ def run(options: Options) -> Section:
     probe_report = run_client(probe)
 
     for client in clients:
-        section.commands.append(" ".join([Path(client.command[0]).name, *client.command[1:]]) + " HOST PORT …")
+        section.commands.append(
+            " ".join([Path(client.command[0]).name, *client.command[1:]]) + " HOST PORT …"
+        )
     _fill_table(section, clients, full_events)
     _add_notes(section, clients, probe, probe_report, full_events)
     _add_goal(section, clients)
@@ -248,7 +258,9 @@ def _add_notes(
         if client.note:
             section.notes.append(f"{client.label}: {client.note}.")
     events = int(probe_report.get("events", 0))
-    errors = "; ".join(probe_report.get("thread_errors", [])) or probe_report.get("error") or "no error reported"
+    errors = (
+        "; ".join(probe_report.get("thread_errors", [])) or probe_report.get("error") or "no error reported"
+    )
     state = "finished" if probe_report.get("finished") else "stopped delivering events"
     section.notes.append(
         f"pyst2 on the full stream ({probe.stream.events:,} events): {state} after {events:,} events "
@@ -280,7 +292,7 @@ def _add_goal(section: Section, clients: list[Client]) -> None:
     )
     minimal = clients[1]
     if minimal.measured:
+        ratio_alone = minimal.rates.median / fastest.rates.median
         section.notes.append(
-            f"Client alone: callmeter with the minimal handler runs at {minimal.rates.median / fastest.rates.median:.2f}× "
-            f"{fastest.label}."
+            f"Client alone: callmeter with the minimal handler runs at {ratio_alone:.2f}× {fastest.label}."
         )

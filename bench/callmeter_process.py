@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
+import signal
 import sys
 import time
 from pathlib import Path
@@ -35,7 +36,7 @@ from callmeter.service import Service
 from callmeter.settings import AmiSettings, FastAgiSettings, Settings
 
 AMI_USERNAME = "callmeter"
-AMI_SECRET = "bench-secret"  # noqa: S105 (the simulator's login on 127.0.0.1, guarding nothing)
+AMI_SECRET = "bench-secret"
 # Real seconds the service may run before it gives up waiting for the end marker.
 SERVICE_DEADLINE_SECONDS = 600.0
 
@@ -70,6 +71,9 @@ async def run_service(settings: Settings, database: Database, report: dict[str, 
         clock=lambda: clock.utc_now().timestamp(),
     )
     service.meter.pbx = service.ami
+    # The parent sends SIGTERM when the end marker does not come in time; stop
+    # cleanly then, so the report still shows what was handled.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, service.stop)
     cpu_started = _cpu_seconds()
     await asyncio.wait_for(service.run(), SERVICE_DEADLINE_SECONDS)
     report["cpu_seconds"] = _cpu_seconds() - cpu_started

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import psycopg
 
+from bench.common import POSTGRES_URL
 from callmeter.db import Database, normalise_url
 from callmeter.db.models import Call, Customer, PhoneNumber
 from callmeter.ledger import service as ledger
-from bench.common import POSTGRES_URL
 
 
 def postgres_problem() -> str | None:
@@ -71,11 +71,15 @@ def add_prepaid_customer(database: Database, helpdesk_id: str, e164: str, credit
     """Create a prepaid customer with one number and a top-up; return its id."""
     at = datetime.now(UTC)
     with database.write() as session:
-        customer = Customer(helpdesk_id=helpdesk_id, name=f"Bench {helpdesk_id}", plan="prepaid", language="nl")
+        customer = Customer(
+            helpdesk_id=helpdesk_id, name=f"Bench {helpdesk_id}", plan="prepaid", language="nl"
+        )
         session.add(customer)
         session.flush()
         session.add(PhoneNumber(customer_id=customer.id, e164=e164, raw=e164))
-        ledger.top_up(session, customer.id, credit_cents, f"INV-{helpdesk_id}", f"topup:{helpdesk_id}", "bench", at)
+        ledger.top_up(
+            session, customer.id, credit_cents, f"INV-{helpdesk_id}", f"topup:{helpdesk_id}", "bench", at
+        )
         return customer.id
 
 

@@ -97,7 +97,9 @@ def populate(database: Database, population: Population) -> None:
         if not database.is_sqlite:
             # Explicit ids leave the serial sequence behind; move it past them.
             connection.execute(
-                text("SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT max(id) FROM customers))")
+                text(
+                    "SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT max(id) FROM customers))"
+                )
             )
     log(
         f"populated {population.customers:,} customers and "
@@ -117,8 +119,7 @@ def cached_sqlite(population: Population, target: Path) -> Path:
         database = Database(f"sqlite:///{building}")
         database.upgrade()
         populate(database, population)
-        with database.write_engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Closing the last connection checkpoints the WAL into the main file.
         database.dispose()
         building.rename(cached)
     else:

@@ -100,7 +100,10 @@ def hotspots(raw: Path, top: int = 10, skip_idle: bool = True) -> list[Hotspot]:
             inclusive[function] += count
     if total == 0:
         return []
-    return [Hotspot(function, count / total, inclusive[function] / total) for function, count in own.most_common(top)]
+    return [
+        Hotspot(function, count / total, inclusive[function] / total)
+        for function, count in own.most_common(top)
+    ]
 
 
 def format_hotspots(spots: list[Hotspot]) -> list[str]:
@@ -108,6 +111,5 @@ def format_hotspots(spots: list[Hotspot]) -> list[str]:
 
 
 def temporary_output() -> Path:
-    handle = tempfile.NamedTemporaryFile(prefix="bench-profile-", suffix=".txt", delete=False)
-    handle.close()
-    return Path(handle.name)
+    with tempfile.NamedTemporaryFile(prefix="bench-profile-", suffix=".txt", delete=False) as handle:
+        return Path(handle.name)

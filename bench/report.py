@@ -40,7 +40,9 @@ def render(sections: list[Section], options: Options, command: str, total_second
         "",
     ]
     goal_rows = [
-        [section.title, goal.text, _verdict(goal), goal.evidence] for section in sections for goal in section.goals
+        [section.title, goal.text, _verdict(goal), goal.evidence]
+        for section in sections
+        for goal in section.goals
     ]
     lines += _table(["benchmark", "goal", "result", "evidence"], goal_rows)
 
