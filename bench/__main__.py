@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import admission_latency, ami_ingest, ledger_api, metering_load
-from bench.common import CACHE, RESULTS, Goal, Options, Section, log, log_to_file
+from bench.common import CACHE, RESULTS, Goal, Options, Section, load_average, log, log_to_file
 from bench.report import render
 
 BENCHMARKS: dict[str, tuple[str, Callable[[Options], list[Section]]]] = {
@@ -77,9 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     options = Options(runs=arguments.runs, quick=arguments.quick)
     log_to_file(CACHE / "callmeter.log")
     started = time.monotonic()
+    load_before = load_average()
     sections = run_all(arguments.names, options)
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
-    arguments.output.write_text(render(sections, options, command.strip(), time.monotonic() - started))
+    report = render(
+        sections, options, command.strip(), time.monotonic() - started, load_before, load_average()
+    )
+    arguments.output.write_text(report)
     log(f"wrote {arguments.output}")
     return 0
 

@@ -24,11 +24,11 @@ from bench.venvs import ensure_venv
 RUNNERS = BENCH / "ami_runners"
 GOAL_RATIO = 3.0
 # Seconds without a new event after which a runner gives up on a stalled library.
-STALL_SECONDS = 8.0
+STALL_SECONDS = 5.0
 # pyst2 reads its socket one byte at a time (about 1 000 events/s on the
 # reference machine), so its runs are capped at this many events and its
 # time for the full count is extrapolated.
-PYST2_EVENTS = 10_000
+PYST2_EVENTS = 5_000
 
 
 @dataclass

@@ -118,6 +118,13 @@ def machine() -> dict[str, str]:
     }
 
 
+def load_average() -> str:
+    try:
+        return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def git_revision() -> str:
     try:
         done = subprocess.run(

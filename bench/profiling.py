@@ -56,7 +56,6 @@ def record_prefix(output: Path) -> list[str] | None:
         "--rate",
         str(SAMPLE_RATE_HZ),
         "--nonblocking",
-        "--subprocesses",
         "--output",
         str(output),
         "--",

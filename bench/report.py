@@ -19,7 +19,14 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def render(sections: list[Section], options: Options, command: str, total_seconds: float) -> str:
+def render(
+    sections: list[Section],
+    options: Options,
+    command: str,
+    total_seconds: float,
+    load_before: str,
+    load_after: str,
+) -> str:
     """Return the Markdown of RESULTS.md."""
     host = machine()
     lines = [
@@ -34,6 +41,8 @@ def render(sections: list[Section], options: Options, command: str, total_second
         f"- Command: `{command}` ({options.runs} runs of each figure"
         + (", quick sizes: these figures measure nothing" if options.quick else "")
         + f"; the whole run took {total_seconds / 60:.1f} min)",
+        f"- Load average (1, 5, 15 min) before the run {load_before}, after it {load_after}: figures taken "
+        "while other work ran on the machine are lower than it can do.",
         "- Figures read `median (min–max)` over the runs.",
         "",
         "## Goals",
