@@ -159,7 +159,7 @@ def run(options: Options) -> Section:
                     )
             goal_level = levels[-1]
             met = goal_level.p99.median <= P99_GOAL_MS
-            if not met:
+            if not met and options.profile:
                 _profile(section, server.pid, port, population, goal_level, offset)
         finally:
             _stop_server(server)

@@ -21,7 +21,6 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from bench.common import REPO
 
@@ -220,12 +219,3 @@ class FeedServer:
         except OSError:
             pass
         replies.put(None)
-
-
-def write_stream_file(stream: Stream, path: Path) -> None:
-    """Write the whole stream to a file, for replaying it into a profiler."""
-    with path.open("wb") as handle:
-        for _ in range(stream.cycles):
-            for chunk in stream.chunks:
-                handle.write(chunk)
-        handle.write(END_MARKER)

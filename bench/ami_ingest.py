@@ -1,9 +1,9 @@
 """AMI ingest: callmeter's client against panoramisk, asterisk-ami and pyst2 on the same bytes.
 
-The harness server (:mod:`bench.ami_feed`) runs in this process; each
+The harness server (:mod:`bench.ami_feed`) runs in this process. Each
 client runs in its own process, the third-party ones with the Python of
-their own virtual environment, and reports events, seconds, CPU seconds and
-peak RSS (``ru_maxrss``) as one JSON line.
+their own virtual environment. A client reports events, seconds, CPU
+seconds and peak RSS (``ru_maxrss``) as one JSON line.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def run(options: Options) -> Section:
     _fill_table(section, clients, full_events)
     _add_notes(section, clients, probe, probe_report, full_events)
     _add_goal(section, clients)
-    if section.goals[0].met is False:
+    if section.goals[0].met is False and options.profile:
         _profile(section, clients[0], clients[1].stream)
     return section
 

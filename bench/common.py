@@ -10,7 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,11 @@ class Options:
 
     def size(self, full: int, quick: int) -> int:
         return quick if self.quick else full
+
+    @property
+    def profile(self) -> bool:
+        """Tell whether a missed goal gets a py-spy profile (not in quick runs)."""
+        return not self.quick
 
 
 @dataclass
@@ -139,13 +144,6 @@ def git_revision() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def timed(function: Callable[[], object]) -> float:
-    """Run a function once and return its wall time in seconds."""
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
-
-
 def log(message: str) -> None:
     """Print progress to stderr, so a long run shows where it is."""
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -155,7 +153,7 @@ def log_to_file(path: Path) -> None:
     """Send callmeter's structlog output to a file, at INFO and in JSON as the service logs.
 
     The measured code logs as it does in production, so its logging cost is
-    part of every figure; the lines go to a file instead of the terminal.
+    part of every figure. Only the lines go to a file instead of the terminal.
     """
     import structlog
 

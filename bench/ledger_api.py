@@ -125,6 +125,8 @@ def charges(options: Options) -> Section:
         "INFO, to a file."
     )
     postgres = results.get("postgresql")
+    if postgres is not None and postgres.median < CHARGE_GOAL_PER_SECOND and options.profile:
+        _profile_charges(section, options)
     if postgres is None:
         section.goals.append(
             Goal(f"≥ {CHARGE_GOAL_PER_SECOND:,} charges/s on PostgreSQL", None, "not measured")
@@ -138,6 +140,34 @@ def charges(options: Options) -> Section:
             )
         )
     return section
+
+
+def _profile_charges(section: Section, options: Options) -> None:
+    """Sample this process with py-spy during one more PostgreSQL charge run."""
+    output = temporary_output()
+    seconds = int(CHARGE_RUN_SECONDS)
+    with (
+        tempfile.TemporaryDirectory(prefix="callmeter-bench-") as folder,
+        database_for("postgresql", Path(folder)) as database,
+    ):
+        customer_id = add_prepaid_customer(database, "HD-P", "+31612349999", 10_000_000)
+        call_ids = add_answered_calls(
+            database, customer_id, "HD-P", "profile", 250, BLOCKS_PER_CALL * RATE_CENTS
+        )
+        recorder = record_pid(output, os.getpid(), seconds)
+        if recorder is None:
+            section.notes.append("Profile: py-spy could not be installed, so there is no profile.")
+            return
+        log("ledger: profiling the PostgreSQL charges with py-spy")
+        _charge_run(database, call_ids)
+        recorder.wait(seconds + 30)
+    spots = hotspots(output, top=15)
+    output.unlink(missing_ok=True)
+    if spots:
+        section.profile = [
+            f"py-spy on the bench process during {seconds} s of PostgreSQL charges; share of non-idle samples:",
+            *format_hotspots(spots),
+        ]
 
 
 # -- balance over HTTP -------------------------------------------------------
@@ -195,11 +225,11 @@ def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
             return
         except httpx.HTTPError:
             time.sleep(0.2)
-    raise RuntimeError(f"uvicorn did not answer within {SERVER_START_SECONDS:.0f} s")
+    raise RuntimeError(f"uvicorn did not respond within {SERVER_START_SECONDS:.0f} s")
 
 
 def _wrk(url: str, token: str, seconds: int) -> tuple[float, int]:
-    """Load the URL with wrk; return requests per second and the count of non-2xx answers."""
+    """Load the URL with wrk; return requests per second and the count of non-2xx responses."""
     done = subprocess.run(
         ["wrk", "-t1", f"-c{HTTP_CONNECTIONS}", f"-d{seconds}s", "-H", f"Authorization: Bearer {token}", url],
         capture_output=True,
@@ -302,7 +332,7 @@ def balance(options: Options) -> Section:
                 f"median {rates.median:,.0f} requests/s ({tool})",
             )
         )
-        if not met and tool == "wrk":
+        if not met and tool == "wrk" and options.profile:
             _profile_api(section, database_url, token, helpdesk_id, seconds)
     return section
 

@@ -62,7 +62,7 @@ SPEED = 100.0
 QUICK_SPEED = 1000.0
 # Calls start spread over this many real seconds (1 000 calls: 100 admissions/s
 # offered). Every call talks until after the last one arrived, so all are up
-# at once; the calls that arrive last talk 1 or 2 blocks beyond that.
+# at once. The calls that arrive last talk 1 or 2 blocks beyond that.
 ARRIVAL_REAL_SECONDS = 10.0
 EXTRA_BLOCKS = (1, 2)
 BLOCK_SECONDS = 300.0
@@ -386,7 +386,7 @@ def run(options: Options) -> list[Section]:
                 )
             if p99.values and p99.median > LAG_GOAL_MS and (worst is None or p99.median > worst[1]):
                 worst = (backend, p99.median)
-        if worst is not None:
+        if worst is not None and options.profile:
             _profile(section, worst[0], count, arrival_real_seconds, speed, Path(folder))
     section.notes.append(
         f"{count:,} calls from {count:,} prepaid customers arrive evenly over {arrival_real_seconds:g} real seconds "
