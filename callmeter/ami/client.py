@@ -15,7 +15,12 @@ How it works:
 - One consumer task, alive across reconnects, calls ``on_event`` in order.
   It also calls ``on_connected`` after each login, before any event of the
   new link, and ``on_disconnected`` after the last event of the lost link.
-  A handler that raises is logged with its traceback; the stream goes on.
+  A handler that raises is logged with its traceback, and the stream goes on.
+- ``on_disconnected`` gets the epoch time the link was lost: the time of
+  the last frame read when the loss showed as a missing Pong, else the time
+  the loss was noticed. :meth:`AmiClient.close` does not call it.
+- While the reader waits for queue space, the pinger skips its Pings,
+  because no Pong could be read and the link is not dead.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -38,7 +44,7 @@ from callmeter.ami.framing import MAX_FRAME_BYTES, FrameReader, parse_frame
 from callmeter.ami.message import Message
 from callmeter.metrics import AMI_CONNECTED, AMI_RECONNECTS
 from callmeter.settings import AmiSettings
-from callmeter.status import ServiceStatus
+from callmeter.status import LinkState, ServiceStatus
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +62,7 @@ class _LinkLost(Exception):
 
 
 class _LoginRejected(Exception):
-    """Asterisk answered Login with an error."""
+    """Asterisk rejected the Login."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,8 @@ class _Link:
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     login_action_id: str | None = None
     logged_in: bool = False
+    last_frame_at: float = 0.0  # epoch time of the last frame read
+    lost_at: float | None = None  # set when the loss was noticed after the fact (no Pong)
 
 
 class AmiClient:
@@ -110,6 +118,8 @@ class AmiClient:
         on_disconnected: DisconnectedHandler | None = None,
         status: ServiceStatus | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        queue_size: int = EVENT_QUEUE_SIZE,
     ) -> None:
         self._settings = settings
         self._on_event = on_event
@@ -118,7 +128,7 @@ class AmiClient:
         self._status = status
         self._clock = clock
 
-        self._queue: asyncio.Queue[_QueueItem] = asyncio.Queue(maxsize=EVENT_QUEUE_SIZE)
+        self._queue: asyncio.Queue[_QueueItem] = asyncio.Queue(maxsize=queue_size)
         self._responses: dict[str, asyncio.Future[Message]] = {}
         self._lists: dict[str, _PendingList] = {}
         self._id_prefix = uuid.uuid4().hex[:8]
@@ -127,7 +137,7 @@ class AmiClient:
         self._connected = asyncio.Event()
         self._closing = asyncio.Event()
         self._reader_waiting = False
-        self.attempts = 0  # connection attempts since the last successful login
+        self.attempts = 0  # reconnection attempts since the last successful login
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -167,16 +177,19 @@ class AmiClient:
 
     async def _keep_connected(self) -> None:
         while not self._closing.is_set():
-            self.attempts += 1
             delay_seconds: float | None = None
+            reason = "link lost"
             try:
                 await self._connect_and_serve()
             except _LoginRejected:
                 delay_seconds = self._settings.reconnect_max_seconds
+                reason = "login failed"
             except (OSError, TimeoutError, EOFError, _LinkLost) as error:
-                self._set_status("down", error=str(error) or type(error).__name__)
+                reason = str(error) or type(error).__name__
+                self._set_status("down", error=reason)
             if self._closing.is_set():
                 break
+            self.attempts += 1
             if delay_seconds is None:
                 delay_seconds = self._backoff_seconds(self.attempts)
             AMI_RECONNECTS.inc()
@@ -184,6 +197,7 @@ class AmiClient:
                 "ami.reconnecting",
                 attempt=self.attempts,
                 delay_seconds=round(delay_seconds, 3),
+                reason=reason,
                 host=self._settings.host,
                 port=self._settings.port,
             )
@@ -192,7 +206,7 @@ class AmiClient:
         self._set_status("down", error=None)
 
     def _backoff_seconds(self, attempt: int) -> float:
-        """Return the wait before attempt ``attempt + 1``, jittered to 50-100 %."""
+        """Return the wait before reconnection ``attempt`` (1, 2, …): capped exponential, jittered to 50-100 %."""
         low = self._settings.reconnect_min_seconds
         high = self._settings.reconnect_max_seconds
         ceiling = min(high, low * 2 ** min(attempt - 1, 30))
@@ -214,7 +228,7 @@ class AmiClient:
             ),
             settings.action_timeout_seconds,
         )
-        link = _Link(FrameReader(reader), writer)
+        link = _Link(FrameReader(reader), writer, last_frame_at=self._clock())
         self._link = link
         reader_task: asyncio.Task[None] | None = None
         pinger_task: asyncio.Task[None] | None = None
@@ -280,11 +294,15 @@ class AmiClient:
             await asyncio.wait_for(link.writer.wait_closed(), 1.0)
         self._fail_pending("link lost")
         if was_logged_in:
-            lost_at = self._clock()
+            lost_at = link.lost_at if link.lost_at is not None else self._clock()
             self._connected.clear()
             AMI_CONNECTED.set(0)
-            log.warning("ami.disconnected", host=self._settings.host, port=self._settings.port)
-            await self._queue.put(_Disconnected(lost_at))
+            if self._closing.is_set():
+                # A deliberate close is no lost link, so on_disconnected is not called.
+                log.info("ami.closed", host=self._settings.host, port=self._settings.port)
+            else:
+                log.warning("ami.disconnected", host=self._settings.host, port=self._settings.port)
+                await self._enqueue(_Disconnected(lost_at))
 
     # -- reading -------------------------------------------------------------
 
@@ -294,7 +312,8 @@ class AmiClient:
                 frame = await link.reader.read_frame()
                 if frame is None:
                     raise _LinkLost("connection closed by Asterisk")
-                message = parse_frame(frame, self._clock())
+                link.last_frame_at = self._clock()
+                message = parse_frame(frame, link.last_frame_at)
                 if message is not None:
                     await self._dispatch(link, message)
         finally:
@@ -385,6 +404,8 @@ class AmiClient:
                 if self._reader_waiting:
                     continue
                 log.warning("ami.ping_timeout", timeout_seconds=settings.ping_timeout_seconds)
+                # The link died unnoticed at some point after the last frame read.
+                link.lost_at = link.last_frame_at
                 raise _LinkLost("no Pong") from None
 
     # -- consumer ------------------------------------------------------------
@@ -425,6 +446,7 @@ class AmiClient:
 
     def _expect_response(self, action_id: str) -> asyncio.Future[Message]:
         waiter: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        waiter.add_done_callback(_retrieve_exception)
         self._responses[action_id] = waiter
         return waiter
 
@@ -459,12 +481,13 @@ class AmiClient:
     async def list_action(self, name: str, **headers: str) -> list[Message]:
         """Send a list action and return the item events, without the Complete event.
 
-        Raises AmiActionFailed when Asterisk answers ``Response: Error``.
+        Raises AmiActionFailed when Asterisk responds with ``Response: Error``.
         """
         link = self._ready_link()
         action_id = self._next_action_id()
         waiter = self._expect_response(action_id)
         done: asyncio.Future[list[Message]] = asyncio.get_running_loop().create_future()
+        done.add_done_callback(_retrieve_exception)
         self._lists[action_id] = _PendingList(done=done)
         message = Message.of([("Action", name), ("ActionID", action_id), *headers.items()])
         timeout = self._settings.action_timeout_seconds
@@ -517,15 +540,18 @@ class AmiClient:
 
     # -- status --------------------------------------------------------------
 
-    def _set_status(self, state: str, error: str | None) -> None:
-        if self._status is None:
+    def _set_status(self, state: LinkState, error: str | None) -> None:
+        status = self._status
+        if status is None:
             return
-        if state == "connected":
-            self._status.ami = "connected"
-        elif state == "connecting":
-            self._status.ami = "connecting"
-        else:
-            self._status.ami = "down"
-        self._status.ami_since = datetime.fromtimestamp(self._clock(), UTC)
+        if status.ami != state:
+            status.ami = state
+            status.ami_since = datetime.fromtimestamp(self._clock(), UTC)
         if error is not None or state == "connected":
-            self._status.ami_last_error = error
+            status.ami_last_error = error
+
+
+def _retrieve_exception(future: asyncio.Future[Any]) -> None:
+    """Mark a failed future's exception as seen, because a waiter may have given up already."""
+    if not future.cancelled():
+        future.exception()

@@ -45,6 +45,6 @@ class AmiTimeout(AmiError):
 
 
 class AmiActionFailed(AmiError):
-    """Asterisk answered ``Response: Error`` to a list action or to Login."""
+    """Asterisk responded with ``Response: Error`` to a list action."""
 
     code = "ami_action_failed"

@@ -19,6 +19,7 @@ from callmeter.simulator.admit import fastagi_admitter, fixed_admitter
 from callmeter.simulator.ami_server import AmiServer
 from callmeter.simulator.calls import CallOutcome
 from callmeter.simulator.clock import VirtualClock
+from callmeter.simulator.faults import parse_fault, run_faults
 from callmeter.simulator.pbx import ChannelStyle, SimulatedPbx
 from callmeter.simulator.replay import load_recording, replay
 from callmeter.simulator.scenarios import play_scenario, preset
@@ -147,6 +148,16 @@ def simulate(
     drop_every: Annotated[
         str | None, typer.Option("--drop-every", help="Verbreek alle AMI-verbindingen elke zoveel echte seconden.")
     ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help=(
+                "Storing op een echt tijdstip, herhaalbaar: drop@30, reject@30+20, silent@30+10 of "
+                "restart@30+5 (seconden vanaf de start, +duur in seconden)."
+            ),
+        ),
+    ] = None,
     channel_style: Annotated[
         str, typer.Option("--channel-style", help="Kanaalnamen: local (zoals de opnames) of pjsip.")
     ] = "local",
@@ -166,6 +177,7 @@ def simulate(
     parsed_speed = _parse_speed(speed)
     drop_seconds = _parse_drop_every(drop_every)
     style = _parse_style(channel_style)
+    faults = [parse_fault(text) for text in fault or []]
     calls = preset(scenario) if replay_path is None else []
     if replay_path is not None and not replay_path.is_file():
         raise InvalidInput("error.recording_missing", path=replay_path)
@@ -197,17 +209,21 @@ def simulate(
                 )
             async with asyncio.TaskGroup() as group:
                 dropper = group.create_task(_drop_periodically(server, drop_seconds)) if drop_seconds else None
+                injector = group.create_task(run_faults(server, faults)) if faults else None
                 await _wait_for_client(server, wait_seconds, language, quiet=as_json)
                 if replay_path is not None:
                     recording = load_recording(replay_path)
                     agi_address = None if no_agi else (agi_host, agi_port)
-                    await replay(server, recording, speed=parsed_speed, agi_address=agi_address)
+                    await replay(
+                        server, recording, speed=parsed_speed, agi_address=agi_address, login_timeout_seconds=None
+                    )
                 else:
                     await play_scenario(pbx, calls, report)
                 # Let the last events reach the client before the sockets close.
                 await asyncio.sleep(0.5)
-                if dropper is not None:
-                    dropper.cancel()
+                for background in (dropper, injector):
+                    if background is not None:
+                        background.cancel()
 
     try:
         asyncio.run(main())

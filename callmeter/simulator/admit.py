@@ -2,7 +2,7 @@
 
 The real dialplan runs ``AGI(agi://callmeter:4573/admit)`` and routes the
 call on ``CALLMETER_VERDICT``. :func:`fastagi_admitter` does the same over
-a real FastAGI socket. :func:`fixed_admitter` answers in-process, for a
+a real FastAGI socket. :func:`fixed_admitter` decides in-process, for a
 simulator run without an admission server.
 """
 
@@ -22,7 +22,7 @@ ADMITTED = "admitted"
 
 @dataclass(frozen=True)
 class AdmissionRequest:
-    """What the inbound channel shows when it reaches ``AGI()``."""
+    """The inbound channel's caller data when it reaches ``AGI()``."""
 
     uniqueid: str
     channel: str

@@ -1,10 +1,10 @@
 """The simulated PBX's AMI server: a real asyncio TCP server on 127.0.0.1.
 
-It speaks AMI the way the recorded Asterisk (upstream master) does: the
-banner, Login with ``FullyBooted``, Ping with a ``Timestamp``, the list
-actions ``CoreShowChannels`` and ``Status``, Hangup, Redirect, Setvar,
-Events, Logoff, and the error texts for missing channels and unknown
-actions. Faults can be injected on command: drop every connection, reject
+It speaks AMI the way the recorded Asterisk (upstream master) does. It
+sends the banner, Login with ``FullyBooted`` and Ping with a ``Timestamp``.
+It serves the list actions ``CoreShowChannels`` and ``Status``, and
+Hangup, Redirect, Setvar, Events and Logoff, with the recorded error texts
+for missing channels and unknown actions. Faults can be injected on command: drop every connection, reject
 logins for a while, go silent, or restart with a ``Shutdown`` event.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -91,6 +92,7 @@ class AmiServer:
         clock: VirtualClock | None = None,
         target: ActionTarget | None = None,
         banner: str = BANNER,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.username = username
         self.secret = secret
@@ -98,6 +100,7 @@ class AmiServer:
         self.clock = clock or VirtualClock()
         self.target: ActionTarget = target or _NoChannels()
         self.banner = banner
+        self.tls = tls
         self.logins = 0  # successful logins, for tests and the CLI
         self._requested_port = port
         self._server: asyncio.Server | None = None
@@ -127,7 +130,7 @@ class AmiServer:
     async def start(self) -> None:
         """Start listening; with port 0 the system picks a free port."""
         self._server = await asyncio.start_server(
-            self._serve, self.host, self._requested_port, limit=MAX_FRAME_BYTES, reuse_address=True
+            self._serve, self.host, self._requested_port, limit=MAX_FRAME_BYTES, reuse_address=True, ssl=self.tls
         )
         self._requested_port = self.port
         log.info("simulator.ami_listening", host=self.host, port=self.port)
@@ -162,11 +165,11 @@ class AmiServer:
             log.info("simulator.connections_dropped", count=len(sessions))
 
     def reject_logins(self, seconds: float) -> None:
-        """Answer every Login with ``Authentication failed`` for ``seconds`` real seconds."""
+        """Reject every Login with ``Authentication failed`` for ``seconds`` real seconds."""
         self._reject_logins_until = time.monotonic() + seconds
 
     def set_silent(self, silent: bool) -> None:
-        """Stop (or resume) answering actions, Pings included, and sending events."""
+        """Stop (or resume) responding to actions, Pings included, and sending events."""
         self._silent = silent
 
     async def restart(self, banner: str | None = None, down_seconds: float = 0.0) -> None:
@@ -266,7 +269,7 @@ class AmiServer:
             writer.close()
 
     async def _handle(self, session: _Session, request: Message) -> bool:
-        """Answer one action; return False when the session must close."""
+        """Handle one action and write its response; return False when the session must close."""
         name = (request.get("Action") or "").lower()
         action_id = request.action_id
         if name == "login":

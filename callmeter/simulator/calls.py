@@ -1,8 +1,8 @@
 """One simulated call on the helpdesk line, from the trunk to the last Cdr.
 
 The event order follows the recordings of a real Asterisk (upstream
-master) running the helpdesk dialplan: the line is answered, admission
-runs over FastAGI, a refused caller hears a prompt and is hung up, and an
+master) running the helpdesk dialplan. The line is answered and admission
+runs over FastAGI. A refused caller hears a prompt and is hung up. An
 admitted caller is put through with ``Dial()`` (with ``L(limit)``) or
 ``Queue()`` (without a limit). CEL events, ``QueueMemberStatus`` and the
 Originate artefacts of the recording set-up are left out.
@@ -74,7 +74,7 @@ class CallSpec:
 
 @dataclass
 class CallOutcome:
-    """What happened to one call, for the CLI and for tests."""
+    """The result of one call, for the CLI and for tests."""
 
     spec: CallSpec
     uniqueid: str = ""
@@ -285,10 +285,11 @@ class CallRun:
         await self.pbx.channel_event(event, inbound, ("Queue", QUEUE_NAME), ("Position", "1"), ("Count", str(count)))
 
     def _member(self) -> list[tuple[str, str]]:
+        # The order of Asterisk's AgentCalled, AgentConnect and AgentComplete events.
         return [
             ("Queue", QUEUE_NAME),
-            ("Interface", f"Local/agent@helpdesk-agents/n#{self._agents}"),
             ("MemberName", f"Agent {self._agents}"),
+            ("Interface", f"Local/agent@helpdesk-agents/n#{self._agents}"),
         ]
 
     async def _answer(self, inbound: SimChannel, leg: _AgentLeg) -> None:
@@ -320,7 +321,7 @@ class CallRun:
             await pbx.emit(
                 "AgentConnect",
                 [*inbound.snapshot(), *leg.outgoing.snapshot("Dest"), *self._member(),
-                 ("HoldTime", hold), ("RingTime", f"{self.spec.answer_seconds or 0:g}")],
+                 ("RingTime", str(int(self.spec.answer_seconds or 0))), ("HoldTime", hold)],
             )
 
     async def _talk(self, inbound: SimChannel, limit_seconds: float | None) -> None:

@@ -41,7 +41,7 @@ class Interrupt:
 
 
 class CallHandle:
-    """What the PBX knows of a running call: where to deliver an interrupt."""
+    """The mailbox of a running call for AMI interrupts (Hangup, Redirect)."""
 
     def __init__(self) -> None:
         self.interrupt: asyncio.Future[Interrupt] = asyncio.get_running_loop().create_future()
@@ -74,7 +74,6 @@ class SimulatedPbx:
         event_sink: Callable[[Message], None] | None = None,
     ) -> None:
         self.server = server
-        self.clock: VirtualClock = server.clock
         self.admitter = admitter
         self.channel_style = channel_style
         self.channels: dict[str, SimChannel] = {}
@@ -85,6 +84,11 @@ class SimulatedPbx:
         server.target = self
 
     # -- time ------------------------------------------------------------------
+
+    @property
+    def clock(self) -> VirtualClock:
+        """Return the AMI server's clock, so both always read the same virtual time."""
+        return self.server.clock
 
     def now(self) -> float:
         """Return the current call's virtual time, or the clock's outside a call."""

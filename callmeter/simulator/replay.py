@@ -1,6 +1,6 @@
 """Replay of a recorded AMI stream, and its FastAGI sessions, to a live client.
 
-A recording (``NAME.ami.jsonl`` or ``NAME.ami-all.jsonl``) holds every
+A recording (``NAME.ami.jsonl`` or ``NAME.ami-all.jsonl``) contains every
 frame a real Asterisk sent, with the time since the connection opened.
 The replay logs the client in, then sends the recorded events unchanged,
 Timestamps included, at the recorded offsets divided by the speed factor.
@@ -126,15 +126,19 @@ async def replay(
     *,
     speed: float = 1.0,
     agi_address: tuple[str, int] | None = None,
-    login_timeout_seconds: float = 30.0,
+    login_timeout_seconds: float | None = 30.0,
 ) -> None:
-    """Wait for a client to log in, then send the recording to it at ``speed`` times real time."""
+    """Wait for a client to log in, then send the recording to it at ``speed`` times real time.
+
+    With ``login_timeout_seconds=None`` the replay starts at once, logged-in client or not.
+    """
     assert speed > 0, f"speed must be positive, got {speed}"
     if not recording.login_accepted:
-        server.reject_logins(login_timeout_seconds)
+        server.reject_logins(login_timeout_seconds or 30.0)
         return
-    async with asyncio.timeout(login_timeout_seconds):
-        await server.wait_for_client()
+    if login_timeout_seconds is not None:
+        async with asyncio.timeout(login_timeout_seconds):
+            await server.wait_for_client()
 
     loop = asyncio.get_running_loop()
     started = loop.time()

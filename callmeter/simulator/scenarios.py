@@ -51,7 +51,7 @@ def _smoke() -> list[CallSpec]:
 
 
 def _busy_hour() -> list[CallSpec]:
-    """A realistic hour on the line: a mix of verdicts, overlaps, a queue, a transfer and a long call."""
+    """Return a realistic hour on the line: mixed verdicts, overlaps, a queue, a transfer and a long call."""
     return [
         CallSpec("0612345678", "Jan Jansen", start_seconds=0, answer_seconds=4, talk_seconds=240,
                  label="dial, agent hangs up"),
