@@ -2,7 +2,7 @@
 
 A FastAGI session is line based. Asterisk connects, sends its ``agi_*``
 environment as ``name: value`` lines ending with an empty line, and then
-answers each command line of the server with one result line such as
+replies to each command line of the server with one result line such as
 ``200 result=1 (value)``. The server ends the session by closing the socket.
 """
 

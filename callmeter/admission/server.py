@@ -99,6 +99,8 @@ class _Connection:
             raise SessionError("timed out") from None
         except ValueError:
             raise SessionError(f"line longer than {MAX_LINE_BYTES} bytes") from None
+        except ConnectionError as error:
+            raise SessionError(f"connection lost: {error}") from None
         if not raw:
             return None
         if not raw.endswith(b"\n"):
@@ -206,7 +208,7 @@ class FastAgiServer:
     async def start(self) -> None:
         """Bind and listen; with port 0 the bound port is in ``self.port``."""
         fastagi = self.settings.fastagi
-        # The first zone lookup loads the holiday tables (about a second); do it before any caller waits.
+        # The first zone lookup loads the holiday tables, which can take a second, so do it before a caller waits.
         await asyncio.to_thread(self.tariff.is_open, self._now())
         self._server = await asyncio.start_server(
             self._accept, fastagi.host, fastagi.port, limit=MAX_LINE_BYTES
@@ -302,9 +304,17 @@ class FastAgiServer:
             linkedid=request.linkedid,
         )
 
-        # NOTE: if stop() cancels a session while this runs, the worker thread still commits;
-        # the reservation then stays open until metering's restart resync closes the call.
-        admission = await self._run_db(service.admit, self.database, self.tariff, request, self._now())
+        # NOTE: if stop() cancels a session while this runs, the worker thread still commits.
+        # The reservation then stays open until metering's resync after a restart closes the call.
+        try:
+            admission = await self._run_db(service.admit, self.database, self.tariff, request, self._now())
+        except service.CallAbandoned:
+            log.warning("fastagi.repeat_after_abandon", uniqueid=request.uniqueid, peer=peer)
+            return
+        except Exception:
+            # A database outage or a bug: no verdict is set, so the dialplan applies its fail policy.
+            log.exception("admission.failed", uniqueid=request.uniqueid, peer=peer)
+            return
         ADMISSIONS.labels(verdict=admission.decision.verdict).inc()
 
         delivery = await self._deliver(connection, admission, request.uniqueid)

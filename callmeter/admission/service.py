@@ -1,7 +1,7 @@
 """Admission's database work: record the call, reserve the grant, undo it on hangup.
 
-These functions are synchronous and each runs one write transaction; the
-FastAGI server runs them in its worker threads so the event loop never
+These functions are synchronous and each runs one write transaction. The
+FastAGI server runs them in its worker threads, so the event loop never
 waits on the database.
 """
 
@@ -29,7 +29,6 @@ from callmeter.clock import ensure_utc
 from callmeter.customers.service import find_by_number
 from callmeter.db import Database
 from callmeter.db.models import Call
-from callmeter.errors import InsufficientCredit
 from callmeter.ledger import service as ledger
 from callmeter.numbers import try_normalise
 from callmeter.tariffs import Tariff
@@ -41,7 +40,7 @@ STATE_ADMITTED = "admitted"
 STATE_REFUSED = "refused"
 STATE_ABANDONED = "abandoned"  # the caller hung up during admission; nothing stays reserved
 
-# Longest caller number and channel name stored, matching the column sizes of `calls`.
+# Maximum lengths of the caller number and channel name, matching the column sizes of `calls`.
 _MAX_CALLER_CHARS = 64
 _MAX_CHANNEL_CHARS = 200
 
@@ -57,7 +56,7 @@ i18n.register(
 
 @dataclass(frozen=True, slots=True)
 class CallRequest:
-    """What the PBX tells admission about one inbound channel."""
+    """The facts about one inbound channel that admission decides on."""
 
     uniqueid: str
     channel: str
@@ -75,10 +74,21 @@ class Admission:
     repeated: bool  # the uniqueid was admitted before; nothing new was written
 
 
+class CallAbandoned(Exception):
+    """A repeated admission of a call whose earlier admission was abandoned.
+
+    Its reservation is released, and the ledger allows one reservation per
+    uniqueid, so the call cannot be admitted again. The server sets no
+    verdict, and the dialplan applies its fail policy.
+    """
+
+
 def _decision_from_row(call: Call) -> Decision:
     """Rebuild the channel variables of an earlier admission from its call row."""
+    if call.state == STATE_ABANDONED:
+        raise CallAbandoned(call.uniqueid)
     verdict = call.verdict if call.verdict in VERDICTS else "closed"
-    limit_ms = call.limit_ms if call.state != STATE_ABANDONED else 0
+    limit_ms = call.limit_ms
     reason_nl, reason_en = (
         i18n.text("reason.repeated", language, uniqueid=call.uniqueid, verdict=call.verdict)
         for language in i18n.LANGUAGES
@@ -152,11 +162,6 @@ def admit(database: Database, tariff: Tariff, request: CallRequest, at: datetime
             if existing is None:
                 raise
             admission = Admission(existing.id, _decision_from_row(existing), repeated=True)
-    except InsufficientCredit:
-        # evaluate() saw the credit under the same lock, so this only happens when the
-        # tariff and the ledger disagree about what is available: a bug worth a traceback.
-        log.exception("admission.reserve_failed", uniqueid=request.uniqueid)
-        raise
 
     decision = admission.decision
     log.info(

@@ -168,7 +168,7 @@ i18n.register(
 
 @dataclass(frozen=True, slots=True)
 class Presentation:
-    """How the caller's number is presented.
+    """The presentation of the caller's number.
 
     ``callingpres`` is ``agi_callingpres``, the Q.931 presentation number
     (0 allowed, 32–35 prohibited, 67 not available); None means it was not

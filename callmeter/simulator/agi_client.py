@@ -1,7 +1,7 @@
-"""The PBX side of FastAGI: what Asterisk sends and how it answers.
+"""The PBX side of FastAGI: what Asterisk sends and how it replies.
 
 ``run_agi_session`` plays one ``AGI(agi://host:port/admit)`` call as a real
-Asterisk does: it sends the ``agi_*`` environment, then answers each command
+Asterisk does: it sends the ``agi_*`` environment, then replies to each command
 line of the server until the server closes the socket. Tests, the simulated
 PBX, the demo and the benchmarks use it. ``load_recorded_sessions`` reads the
 sessions recorded from a real Asterisk, so a replay can send the recorded

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+import structlog
 from sqlalchemy import func, select
 
+from callmeter.admission import FastAgiServer
 from callmeter.db import Database
 from callmeter.db.models import Call, LedgerEntry, Reservation
+from callmeter.errors import ConfigError
 from callmeter.metrics import ADMISSIONS
 from callmeter.simulator.agi_client import (
     AgiSessionResult,
@@ -18,11 +24,14 @@ from callmeter.simulator.agi_client import (
     load_recorded_sessions,
     run_agi_session,
 )
+from callmeter.status import ServiceStatus
 from tests.admission.conftest import (
     SUNDAY_MORNING,
+    ZONE1,
     add_customer,
     add_recorded_customers,
     customer_credit,
+    make_settings,
 )
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ami"
@@ -247,6 +256,20 @@ class TestVerdicts:
         assert seen == [(row.id, "10.15")]
 
 
+class TestLifecycle:
+    async def test_status_follows_server(self, db: Database, running_server) -> None:  # type: ignore[no-untyped-def]
+        status = ServiceStatus()
+        async with running_server(status=status) as server:
+            assert status.fastagi == "listening"
+            assert status.fastagi_address == f"127.0.0.1:{server.port}"
+        assert status.fastagi == "stopped"
+
+    async def test_hostname_in_allowlist_rejected(self, db: Database) -> None:
+        with pytest.raises(ConfigError) as raised:
+            FastAgiServer(make_settings(db.url, allowed_peers=("pbx.example.org",)), db)
+        assert "fastagi.allowed_peers" in raised.value.message("nl")
+
+
 class TestHangupAndBadInput:
     async def test_hangup_mid_session_leaves_no_reservation(self, db: Database, running_server) -> None:  # type: ignore[no-untyped-def]
         add_customer(db, "HD-1001", "0612345678")
@@ -263,11 +286,55 @@ class TestHangupAndBadInput:
         assert customer_credit(db, "HD-1001").reserved_cents == 0
         assert _open_reservations(db) == 0
 
+    async def test_retry_after_hangup_sets_no_verdict(self, db: Database, running_server) -> None:  # type: ignore[no-untyped-def]
+        add_customer(db, "HD-1001", "0612345678")
+        async with running_server() as server:
+            await _call(server.port, "20.7", "0612345678", hangup_after_commands=2)
+            await _wait_for_state(db, "20.7", "abandoned")
+            retry = await _call(server.port, "20.7", "0612345678")
+        assert retry.variables == {}
+        assert len(retry.commands) == 1
+        assert _open_reservations(db) == 0
+
+    async def test_client_silent_after_decision_releases(self, db: Database, running_server) -> None:  # type: ignore[no-untyped-def]
+        add_customer(db, "HD-1001", "0612345678")
+        env = agi_environment("20.8", "PJSIP/trunk-1", "0612345678")
+        async with running_server(session_timeout_seconds=0.5) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write("".join(f"{name}: {value}\n" for name, value in env.items()).encode() + b"\n")
+            assert (
+                await asyncio.wait_for(reader.readline(), timeout=5) == b'GET VARIABLE "CALLERID(num-pres)"\n'
+            )
+            writer.write(b"200 result=1 (allowed_not_screened)\n")
+            first_set = await asyncio.wait_for(reader.readline(), timeout=5)
+            # No reply to the first SET VARIABLE: the server gives up at its deadline and closes.
+            assert await asyncio.wait_for(reader.read(), timeout=5) == b""
+            writer.close()
+            await _wait_for_state(db, "20.8", "abandoned")
+        assert first_set.startswith(b"SET VARIABLE CALLMETER_HELPDESK_ID")
+        assert customer_credit(db, "HD-1001").reserved_cents == 0
+
+    async def test_connection_reset_mid_session_releases(self, db: Database, running_server) -> None:  # type: ignore[no-untyped-def]
+        add_customer(db, "HD-1001", "0612345678")
+        env = agi_environment("20.9", "PJSIP/trunk-1", "0612345678")
+        async with running_server() as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write("".join(f"{name}: {value}\n" for name, value in env.items()).encode() + b"\n")
+            await asyncio.wait_for(reader.readline(), timeout=5)
+            writer.write(b"200 result=1 (allowed_not_screened)\n")
+            await asyncio.wait_for(reader.readline(), timeout=5)
+            # SO_LINGER with a zero timeout makes close() send a TCP reset instead of a FIN.
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            await _wait_for_state(db, "20.9", "abandoned")
+        assert customer_credit(db, "HD-1001").reserved_cents == 0
+
     async def test_hangup_before_decision_writes_nothing(self, db: Database, running_server) -> None:  # type: ignore[no-untyped-def]
         add_customer(db, "HD-1001", "0612345678")
         async with running_server() as server:
             result = await _call(server.port, "20.2", "0612345678", hangup_after_commands=0)
-            # A later session proves the server finished the first one.
+            # A later session gives the server time to finish the first one.
             await _call(server.port, "20.3", "0201234567")
         assert result.hung_up is True
         assert _call_row(db, "20.2") is None
@@ -314,6 +381,27 @@ class TestHangupAndBadInput:
         async with running_server() as server:
             result = await run_agi_session("127.0.0.1", server.port, env, ALLOWED)
         assert result.commands == []
+
+
+class TestDatabaseFailure:
+    async def test_missing_schema_sets_no_verdict(self, tmp_path: Path) -> None:
+        # A database without tables makes every admission fail inside the worker thread.
+        # Plain-text tracebacks keep the logged failures fast to render.
+        structlog.configure(
+            processors=[structlog.processors.format_exc_info, structlog.processors.KeyValueRenderer()]
+        )
+        broken = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+        server = FastAgiServer(make_settings(broken.url), broken, clock=lambda: ZONE1)
+        try:
+            async with server:
+                assert server.port is not None
+                first = await _call(server.port, "40.1", "0612345678")
+                second = await _call(server.port, "40.2", "0612345678")
+        finally:
+            broken.dispose()
+        assert first.variables == {}
+        assert first.commands == ['GET VARIABLE "CALLERID(num-pres)"']
+        assert second.variables == {}
 
 
 class TestLoad:
