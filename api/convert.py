@@ -54,7 +54,7 @@ def customer_out(customer: Customer, settings: Settings) -> CustomerOut:
 
 
 def call_fields(call: Call, settings: Settings) -> dict[str, object]:
-    """The fields of CallOut, for building CallOut and the models that extend it."""
+    """Collect the fields of CallOut, for building CallOut and the models that extend it."""
     return {
         "id": call.id,
         "uniqueid": call.uniqueid,

@@ -1,4 +1,4 @@
-"""What the routers get injected: the context of the app, the language and the caller's token."""
+"""Dependencies of the routers: the context of the app, the language and the caller's token."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from callmeter import i18n
 from callmeter.errors import CallmeterError
@@ -25,7 +26,7 @@ from callmeter.errors import CallmeterError
 log = structlog.get_logger(__name__)
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
-# The longest rendering of a rejected value in a message; the rest is cut off.
+# The maximum length of a rejected value shown in a message. Longer values are cut off.
 MAX_SHOWN_VALUE: Final = 80
 
 i18n.register(
@@ -52,6 +53,10 @@ i18n.register(
         "api.internal_error": {
             "nl": "Er ging iets mis bij callmeter; de fout is gelogd. Probeer het later opnieuw.",
             "en": "Something went wrong inside callmeter; the error was logged. Try again later.",
+        },
+        "api.body_unreadable": {
+            "nl": "de body kan niet worden gelezen; stuur geldige JSON met gewone getallen",
+            "en": "the body cannot be read; send valid JSON with ordinary numbers",
         },
         "api.validation": {"nl": "Ongeldige invoer: {details}", "en": "Invalid input: {details}"},
         "validation.item": {"nl": "{field} = {value}: {reason}", "en": "{field} = {value}: {reason}"},
@@ -96,6 +101,19 @@ _REASONS: Final[dict[str, tuple[str, str]]] = {
     "control_characters": (
         "stuurtekens en ongeldige Unicode zijn niet toegestaan",
         "control characters and invalid Unicode are not allowed",
+    ),
+}
+
+
+# Money fields get a reason that names the form to use instead.
+_MONEY_REASONS: Final[dict[tuple[str, str], tuple[str, str]]] = {
+    ("amount", "string_type"): (
+        'geef euro\'s als tekst, zoals "12,50", of gebruik amount_cents',
+        'give euros as text, such as "12,50", or use amount_cents',
+    ),
+    ("amount_cents", "int_type"): (
+        "geef een geheel aantal centen, zoals 1250; een kommagetal wordt geweigerd",
+        "give a whole number of cents, such as 1250; a decimal is rejected",
     ),
 }
 
@@ -174,7 +192,7 @@ def _shown(value: object) -> str:
 
 
 def _field_name(location: Sequence[int | str]) -> str:
-    # The first part says where the value was (body, query, path, header).
+    # The first part of the location is the request part (body, query, path or header).
     parts = [str(part) for part in location[1:]] or [str(location[0]) if location else "body"]
     return ".".join(parts)
 
@@ -185,7 +203,8 @@ def describe_validation_error(error: dict[str, Any], language: str) -> FieldProb
     if error.get("type") == "missing":
         return FieldProblem(field=field, message=i18n.text("validation.missing", language, field=field))
 
-    templates = _REASONS.get(str(error.get("type")))
+    error_type = str(error.get("type"))
+    templates = _MONEY_REASONS.get((field, error_type)) or _REASONS.get(error_type)
     if templates is None:
         reason = str(error.get("msg", ""))
     else:
@@ -223,15 +242,39 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     language = request_language(request)
     path = request.url.path
+    headers = dict(error.headers) if error.headers else {}
+    if error.status_code == 400:
+        # FastAPI raises a bare 400 for a body it cannot decode at all, such as
+        # a JSON integer of thousands of digits. That is invalid input like
+        # any other, so it gets the same status and shape as a validation error.
+        reason = i18n.text("api.body_unreadable", language)
+        detail = i18n.text("api.validation", language, details=f"body: {reason}.")
+        return problem_response(
+            422, "invalid_input", detail, language, [FieldProblem(field="body", message=f"body: {reason}")]
+        )
     if error.status_code == 404:
         code, detail = "route_not_found", i18n.text("api.route_not_found", language, path=path)
     elif error.status_code == 405:
         code = "method_not_allowed"
         detail = i18n.text("api.method_not_allowed", language, method=request.method, path=path)
+        # Starlette lists only the methods of the one route that matched the
+        # path, but FastAPI makes a route per method, so collect them all.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     else:
         code, detail = "http_error", i18n.text("api.http_error", language, reason=error.detail)
-    headers = dict(error.headers) if error.headers else None
-    return problem_response(error.status_code, code, detail, language, headers=headers)
+    return problem_response(error.status_code, code, detail, language, headers=headers or None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        # APIRoute is a Route; mounts and websocket routes have no methods.
+        if not isinstance(route, Route):
+            continue
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods.update(route.methods or ())
+    return sorted(methods)
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:

@@ -12,7 +12,8 @@ import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 PlanName = Literal["prepaid", "contract", "postpaid"]
@@ -51,8 +52,20 @@ ReasonText = Annotated[
 AmountText = Annotated[
     str, Field(strict=True, min_length=1, max_length=32, examples=["12,50"]), AfterValidator(printable)
 ]
-# Bounded so that a value can never overflow a BigInteger column; the
-# service checks the configured maximum with a clearer message.
+
+
+def _date_text_only(value: object) -> object:
+    """Let only text through to date parsing; lax mode would read a number as a Unix time."""
+    if isinstance(value, str | date):
+        return value
+    raise PydanticCustomError("date_type", "Input should be a valid date")
+
+
+# JSON has no date type, so a date arrives as text. It is parsed in lax mode
+# (strict mode would refuse any text), and only text is let through.
+DateText = Annotated[date, Field(strict=False, examples=["2027-01-31"]), BeforeValidator(_date_text_only)]
+# Bounded so that a value never reaches a BigInteger column unchecked. The
+# routers then check the configured maximum, with a clearer message.
 Cents = Annotated[StrictInt, Field(ge=-(10**15), le=10**15, examples=[1250])]
 
 
@@ -97,6 +110,30 @@ class CustomerOut(BaseModel):
 
 
 class CustomerPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "helpdesk_id": "HD-1001",
+                            "name": "Bakkerij De Vries",
+                            "plan": "prepaid",
+                            "blocked": False,
+                            "access_valid_until": None,
+                            "language": "nl",
+                            "numbers": [{"e164": "+31612345678", "display": "06 12345678"}],
+                            "created_at": "2026-12-01T10:00:00+01:00",
+                        }
+                    ],
+                    "total": 1,
+                    "limit": 50,
+                    "offset": 0,
+                }
+            ]
+        }
+    )
+
     items: list[CustomerOut]
     total: int = Field(description="How many customers match, over all pages.")
     limit: int
@@ -116,7 +153,7 @@ class CustomerCreate(_Request):
     name: NameText
     plan: PlanName = "prepaid"
     language: LanguageCode = "nl"
-    access_valid_until: date | None = None
+    access_valid_until: DateText | None = None
 
 
 class CustomerChange(_Request):
@@ -127,7 +164,7 @@ class CustomerChange(_Request):
     name: NameText | None = None
     plan: PlanName | None = None
     blocked: StrictBool | None = None
-    access_valid_until: date | None = None
+    access_valid_until: DateText | None = None
     language: LanguageCode | None = None
 
 
@@ -285,7 +322,31 @@ class CorrectionOut(BaseModel):
     balance: str
 
 
+_ENTRY_EXAMPLE: JsonDict = {
+    "id": 17,
+    "kind": "topup",
+    "amount_cents": 1250,
+    "amount": "€ 12,50",
+    "balance_after_cents": 3750,
+    "balance_after": "€ 37,50",
+    "reference": "F2026-0412",
+    "reason": None,
+    "actor": "api:balie",
+    "call_id": None,
+    "corrects_id": None,
+    "created_at": "2026-12-08T10:00:00+01:00",
+}
+
+
 class LedgerPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"helpdesk_id": "HD-1001", "items": [_ENTRY_EXAMPLE], "total": 1, "limit": 100, "offset": 0}
+            ]
+        }
+    )
+
     helpdesk_id: str
     items: list[LedgerEntryOut]
     total: int
@@ -316,7 +377,32 @@ class CallOut(BaseModel):
     cut_off: bool
 
 
+_CALL_EXAMPLE: JsonDict = {
+    "id": 42,
+    "uniqueid": "1765213020.17",
+    "helpdesk_id": "HD-1001",
+    "caller": "0612345678",
+    "caller_e164": "+31612345678",
+    "plan": "prepaid",
+    "verdict": "admitted",
+    "state": "ended",
+    "admitted_at": "2026-12-08T17:56:40+01:00",
+    "answered_at": "2026-12-08T17:57:00+01:00",
+    "ended_at": "2026-12-08T18:04:10+01:00",
+    "limit_ms": 1800000,
+    "metered_ms": 430000,
+    "blocks_charged": 2,
+    "charged_cents": 1250,
+    "end_estimated": False,
+    "cut_off": False,
+}
+
+
 class CallPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_CALL_EXAMPLE], "total": 1, "limit": 50, "offset": 0}]}
+    )
+
     items: list[CallOut]
     total: int
     limit: int
@@ -332,6 +418,32 @@ class BlockOut(BaseModel):
 
 
 class CallDetail(CallOut):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_CALL_EXAMPLE,
+                    "blocks": [
+                        {
+                            "n": 0,
+                            "starts_at": "2026-12-08T17:57:00+01:00",
+                            "zone": 1,
+                            "rate_cents": 500,
+                            "rate": "€ 5,00",
+                        },
+                        {
+                            "n": 1,
+                            "starts_at": "2026-12-08T18:02:00+01:00",
+                            "zone": 2,
+                            "rate_cents": 750,
+                            "rate": "€ 7,50",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     blocks: list[BlockOut]
 
 
@@ -341,6 +453,28 @@ class ActiveCall(CallOut):
 
 
 class ActiveCalls(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "at": "2026-12-08T18:00:00+01:00",
+                    "items": [
+                        {
+                            **_CALL_EXAMPLE,
+                            "state": "answered",
+                            "ended_at": None,
+                            "metered_ms": 0,
+                            "blocks_charged": 1,
+                            "charged_cents": 500,
+                            "metered_ms_now": 180000,
+                            "grant_left_ms": 1620000,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     at: datetime
     items: list[ActiveCall]
 

@@ -38,8 +38,11 @@ _CENTS = re.compile(r"^-?\d{1,12}$")
 
 
 def parse_euros(value: str) -> int:
-    """Parse a euro amount typed by a person into cents (may be negative)."""
-    match = _EUROS.match(value.strip())
+    """Parse a euro amount typed by a person into cents (may be negative).
+
+    A leading euro sign is allowed ("€ 12,50"); thousands separators are not.
+    """
+    match = _EUROS.match(value.strip().removeprefix("€").strip())
     if match is None:
         raise InvalidAmount("error.amount_format", value=value)
     cents = int(match["whole"]) * 100 + int((match["fraction"] or "0").ljust(2, "0"))

@@ -47,10 +47,16 @@ def _parse(candidate: str) -> phonenumbers.PhoneNumber | None:
     return parsed if phonenumbers.is_valid_number(parsed) else None
 
 
+# Maximum length of the text accepted as a phone number. E.164 has at most 15
+# digits, so 64 characters leave room for spaces, dashes and an international
+# prefix. It is also the size of the column that stores the number as typed.
+MAX_RAW_LENGTH = 64
+
+
 def normalise(raw: str) -> str:
     """Return the E.164 form of a phone number, or raise InvalidNumber."""
     cleaned = raw.strip()
-    if not cleaned or is_withheld_number(cleaned):
+    if not cleaned or len(cleaned) > MAX_RAW_LENGTH or is_withheld_number(cleaned):
         raise InvalidNumber("error.number_invalid", value=raw)
     digits = "".join(ch for ch in cleaned if ch.isdigit())
     parsed = _parse(cleaned)

@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import importlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+import uvicorn
 
 from callmeter import clock, i18n
 from callmeter.admission.server import FastAgiServer
@@ -52,6 +53,14 @@ i18n.register(
         },
     }
 )
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the service stops it through ``should_exit``."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def _api_factory() -> Callable[[Settings, Database, ServiceStatus], Any] | None:
@@ -111,7 +120,9 @@ class Service:
                 api=f"{settings.api.host}:{settings.api.port}" if api_server is not None else "-",
             )
         )
-        log.info("service.started", fastagi=self.fastagi.address, ami_host=settings.ami.host, ami_port=settings.ami.port)
+        log.info(
+            "service.started", fastagi=self.fastagi.address, ami_host=settings.ami.host, ami_port=settings.ami.port
+        )
 
         async with asyncio.TaskGroup() as group:
             ami_task = group.create_task(self.ami.run(), name="ami")
@@ -149,16 +160,11 @@ class Service:
             self.say(i18n.text("service.api_missing", self.language))
             log.warning("service.api_missing")
             return None
-        import uvicorn
-
         app = factory(self.settings, self.database, self.status)
         config = uvicorn.Config(
             app, host=self.settings.api.host, port=self.settings.api.port, log_level="warning", lifespan="on"
         )
-        server = uvicorn.Server(config)
-        # The service handles the signals itself and stops uvicorn through should_exit.
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        return server
+        return _ApiServer(config)
 
 
 async def run_service(service: Service) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -51,23 +52,29 @@ class Window(_Section):
         return self.start <= at < self.end
 
 
+def _invalid(kind: str, **context: object) -> PydanticCustomError:
+    """Build a validation error whose Dutch and English texts are in ``_ALLOWED[kind]``."""
+    return PydanticCustomError(kind, _ALLOWED[kind][1], context)
+
+
 def _parse_window(value: object) -> Window:
     if isinstance(value, Window):
         return value
     if not isinstance(value, str):
-        raise ValueError("expected 'HH:MM-HH:MM'")
+        raise _invalid("window_format")
     match = _WINDOW.match(value.strip())
     if match is None:
-        raise ValueError("expected 'HH:MM-HH:MM', for example '09:00-18:00'")
+        raise _invalid("window_format")
     start_hour, start_minute, end_hour, end_minute = (int(g) for g in match.groups())
     if start_hour > 23 or start_minute > 59 or end_minute > 59 or end_hour > 24:
-        raise ValueError("hours run 00-24 and minutes 00-59")
+        raise _invalid("window_range")
     if end_hour == 24 and end_minute != 0:
-        raise ValueError("24:00 is the latest end")
+        raise _invalid("window_latest_end")
     start = time(start_hour, start_minute)
+    # "00:00" as an end is read as midnight at the end of the day, like "24:00".
     end = time(0) if end_hour == 24 else time(end_hour, end_minute)
     if end != time(0) and end <= start:
-        raise ValueError("the end must be after the start")
+        raise _invalid("window_order")
     return Window(start=start, end=end)
 
 
@@ -81,7 +88,7 @@ class DayZones(_Section):
     @classmethod
     def _windows(cls, value: object) -> tuple[Window, ...]:
         if not isinstance(value, list | tuple):
-            raise ValueError("expected a list of 'HH:MM-HH:MM' windows")
+            raise _invalid("window_list")
         return tuple(_parse_window(item) for item in value)
 
     @model_validator(mode="after")
@@ -89,7 +96,7 @@ class DayZones(_Section):
         windows = sorted(self.zone1 + self.zone2, key=lambda w: w.start)
         for earlier, later in itertools.pairwise(windows):
             if earlier.end == time(0) or later.start < earlier.end:
-                raise ValueError("zone windows of one day must not overlap")
+                raise _invalid("window_overlap")
         return self
 
 
@@ -129,6 +136,8 @@ class FastAgiSettings(_Section):
 
 
 class AmiSettings(_Section):
+    """The Asterisk Manager Interface link; the reconnect backoff doubles from min to max."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=5038, ge=1, le=65535)
     username: str = "callmeter"
@@ -140,6 +149,12 @@ class AmiSettings(_Section):
     action_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     reconnect_min_seconds: float = Field(default=1.0, gt=0, le=600)
     reconnect_max_seconds: float = Field(default=60.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> AmiSettings:
+        if self.reconnect_max_seconds < self.reconnect_min_seconds:
+            raise _invalid("backoff_order")
+        return self
 
 
 class ApiSettings(_Section):
@@ -191,7 +206,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError("expected an IANA time zone such as Europe/Amsterdam") from error
+            raise _invalid("timezone_unknown") from error
         return value
 
     @field_validator("zones")
@@ -199,7 +214,7 @@ class Settings(BaseSettings):
     def _all_weekdays(cls, value: dict[str, DayZones]) -> dict[str, DayZones]:
         unknown = sorted(set(value) - set(WEEKDAYS))
         if unknown:
-            raise ValueError(f"unknown weekday {unknown[0]!r}, expected one of {', '.join(WEEKDAYS)}")
+            raise _invalid("weekday_unknown", name=unknown[0], allowed=", ".join(WEEKDAYS))
         merged = _default_zones()
         merged.update(value)
         return merged
@@ -209,16 +224,10 @@ class Settings(BaseSettings):
     def _all_plans(cls, value: dict[str, PlanRates]) -> dict[str, PlanRates]:
         unknown = sorted(set(value) - set(PLANS))
         if unknown:
-            raise ValueError(f"unknown plan {unknown[0]!r}, expected one of {', '.join(PLANS)}")
+            raise _invalid("plan_unknown", name=unknown[0], allowed=", ".join(PLANS))
         merged = _default_rates()
         merged.update(value)
         return merged
-
-    @model_validator(mode="after")
-    def _backoff_order(self) -> Settings:
-        if self.ami.reconnect_max_seconds < self.ami.reconnect_min_seconds:
-            raise ValueError("ami.reconnect_max_seconds must be at least ami.reconnect_min_seconds")
-        return self
 
     @property
     def zone_info(self) -> ZoneInfo:
@@ -271,6 +280,41 @@ _ALLOWED: dict[str, tuple[str, str]] = {
         "onbekende sleutel; zie callmeter.example.toml voor de sleutels die bestaan",
         "unknown key; see callmeter.example.toml for the keys that exist",
     ),
+    # Raised by the validators in this module through _invalid().
+    "window_format": (
+        "geef een venster als 'UU:MM-UU:MM', bijvoorbeeld '09:00-18:00'",
+        "give a window as 'HH:MM-HH:MM', for example '09:00-18:00'",
+    ),
+    "window_range": (
+        "uren lopen van 00 tot 24 en minuten van 00 tot 59",
+        "hours run from 00 to 24 and minutes from 00 to 59",
+    ),
+    "window_latest_end": ("24:00 is het laatste einde", "24:00 is the latest end"),
+    "window_order": ("het einde moet na het begin liggen", "the end must be after the start"),
+    "window_list": (
+        'geef een lijst van vensters, zoals ["09:00-18:00"]',
+        'give a list of windows, such as ["09:00-18:00"]',
+    ),
+    "window_overlap": (
+        "de zonevensters van één dag mogen elkaar niet overlappen",
+        "the zone windows of one day must not overlap",
+    ),
+    "timezone_unknown": (
+        "geef een IANA-tijdzone zoals Europe/Amsterdam",
+        "give an IANA time zone such as Europe/Amsterdam",
+    ),
+    "weekday_unknown": (
+        "onbekende weekdag {name!r}; toegestaan: {allowed}",
+        "unknown weekday {name!r}; allowed: {allowed}",
+    ),
+    "plan_unknown": (
+        "onbekend abonnement {name!r}; toegestaan: {allowed}",
+        "unknown plan {name!r}; allowed: {allowed}",
+    ),
+    "backoff_order": (
+        "reconnect_max_seconds moet minstens reconnect_min_seconds zijn",
+        "reconnect_max_seconds must be at least reconnect_min_seconds",
+    ),
 }
 
 
@@ -281,10 +325,14 @@ def _describe(error: dict[str, Any]) -> tuple[str, object, str, str]:
     context = {name: str(item) for name, item in error.get("ctx", {}).items()}
     templates = _ALLOWED.get(error["type"])
     if templates is None:
-        # Our own validators raise English ValueErrors that already say what is allowed.
-        message = error["msg"].removeprefix("Value error, ")
+        # A pydantic error type without a translation: show pydantic's English text in both.
+        message = str(error["msg"]).removeprefix("Value error, ")
         return key, value, message, message
-    return key, value, templates[0].format(**context), templates[1].format(**context)
+    dutch_context = dict(context)
+    if "expected" in dutch_context:
+        # pydantic lists the allowed literals as "'a', 'b' or 'c'".
+        dutch_context["expected"] = dutch_context["expected"].replace(" or ", " of ")
+    return key, value, templates[0].format(**dutch_context), templates[1].format(**context)
 
 
 def load_settings(**overrides: Any) -> Settings:

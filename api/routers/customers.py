@@ -32,7 +32,7 @@ from callmeter.money import format_cents
 
 router = APIRouter(tags=["customers"])
 
-# A page never holds more than this many rows, so one request stays cheap.
+# The maximum number of rows in one page, so that one request stays cheap.
 MAX_PAGE: Final = 500
 # Offsets beyond this are refused rather than sent to the database, where
 # a value past 2^63 would overflow.

@@ -78,7 +78,16 @@ def health(context: Context, _caller: HealthCaller) -> JSONResponse:
     response_class=Response,
     responses={
         200: {
-            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+            "content": {
+                CONTENT_TYPE_LATEST.split(";")[0]: {
+                    "schema": {"type": "string"},
+                    "example": (
+                        "# HELP callmeter_active_calls Admitted calls not yet ended.\n"
+                        "# TYPE callmeter_active_calls gauge\n"
+                        "callmeter_active_calls 2.0\n"
+                    ),
+                }
+            },
             "description": "Metrics in the Prometheus text format.",
         },
         **problem_responses(401),

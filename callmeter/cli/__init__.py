@@ -8,8 +8,10 @@ without a traceback.
 
 from __future__ import annotations
 
+import logging
 import sys
 
+import structlog
 import typer
 
 from callmeter import i18n
@@ -35,8 +37,17 @@ from callmeter.cli import admission, customers, demo, service, simulate, tariff,
 def main() -> None:
     """Run the CLI, turning expected errors into a message and exit code 2."""
     language = i18n.parse_language(_language_from_argv(sys.argv[1:]))
+    # Log warnings and errors to stderr, so that --json output on stdout stays
+    # parseable. Only structlog is set here: a long-running command (the
+    # service) calls configure_logging() itself, and logging.basicConfig()
+    # takes effect only once per process.
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    )
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of typer.Exit instead of exiting.
+        exit_code = app(standalone_mode=False)
     except CallmeterError as error:
         label = "Fout" if language == "nl" else "Error"
         console_err.print(f"[bold red]{label}:[/] {error.message(language)}", markup=True)
@@ -48,6 +59,8 @@ def main() -> None:
         raise SystemExit(130) from None
     except typer.Exit as done:
         raise SystemExit(done.exit_code) from None
+    if isinstance(exit_code, int) and exit_code != 0:
+        raise SystemExit(exit_code)
 
 
 def _language_from_argv(arguments: list[str]) -> str | None:

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import getpass
 import json
-from datetime import datetime
-from typing import Annotated, Any
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, ClassVar
 
+import structlog
 import typer
+from alembic.script import ScriptDirectory
 from rich.console import Console
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 
 from callmeter import i18n
-from callmeter.errors import InvalidInput, InvalidTime
+from callmeter.db import Database
+from callmeter.db.engine import MIGRATIONS
+from callmeter.errors import CallmeterError, ConfigError, InvalidInput, InvalidTime, SchemaOutdated
 from callmeter.settings import PLANS, Plan, Settings, load_settings
+
+log = structlog.get_logger(__name__)
 
 console = Console(highlight=False)
 console_err = Console(stderr=True, highlight=False)
@@ -36,8 +49,48 @@ i18n.register(
             "nl": "Ongeldige invoer: {detail}\nZie 'callmeter {command} --help'.",
             "en": "Invalid input: {detail}\nSee 'callmeter {command} --help'.",
         },
+        "error.date_invalid": {
+            "nl": "Ongeldige datum {value!r}: geef een datum als 2026-12-31 (jaar-maand-dag).",
+            "en": "Invalid date {value!r}: give a date such as 2026-12-31 (year-month-day).",
+        },
+        "error.database_unavailable": {
+            "nl": (
+                "De database {url} is niet bereikbaar: {reason}. Controleer de instelling "
+                "database_url (of CALLMETER_DATABASE_URL)."
+            ),
+            "en": (
+                "Cannot reach the database {url}: {reason}. Check the database_url setting "
+                "(or CALLMETER_DATABASE_URL)."
+            ),
+        },
+        "error.database_url_invalid": {
+            "nl": "sqlite:///pad/naar/callmeter.db of postgresql+psycopg://gebruiker@host:5432/naam",
+            "en": "sqlite:///path/to/callmeter.db or postgresql+psycopg://user@host:5432/name",
+        },
+        "error.schema_newer": {
+            "nl": (
+                "Het databaseschema (revisie {current}) is nieuwer dan deze versie van callmeter "
+                "kent (nieuwste {head}): installeer de callmeter-versie die de database heeft bijgewerkt."
+            ),
+            "en": (
+                "The database schema (revision {current}) is newer than this version of callmeter "
+                "knows (newest {head}): install the callmeter version that upgraded the database."
+            ),
+        },
+        "db.schema_created": {
+            "nl": "Nieuwe database {url}: schema aangemaakt (revisie {head}).",
+            "en": "New database {url}: schema created (revision {head}).",
+        },
     }
 )
+
+
+class DatabaseUnavailable(CallmeterError):
+    """The configured database cannot be opened or reached."""
+
+    code: ClassVar[str] = "database_unavailable"
+    http_status: ClassVar[int] = 503
+
 
 LangOption = Annotated[
     str | None, typer.Option("--lang", help="Taal van de uitvoer: nl of en (standaard: instelling).")
@@ -96,3 +149,136 @@ def usage_error_message(error: Exception, language: str) -> str:
     detail = format_message() if callable(format_message) else str(error)
     rendered = i18n.text("error.usage", language, detail=detail, command=command)
     return rendered.replace("callmeter  --help", "callmeter --help")
+
+
+def parse_date(value: str) -> date:
+    """Parse a calendar date written as YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidTime("error.date_invalid", value=value) from None
+
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_period_start(value: str, settings: Settings) -> datetime:
+    """Parse the start of a period: a date means its first instant in the configured zone."""
+    if _DATE_ONLY.match(value.strip()):
+        return datetime.combine(parse_date(value), time(0), tzinfo=settings.zone_info)
+    return parse_time(value, settings)
+
+
+def parse_period_end(value: str, settings: Settings) -> datetime:
+    """Parse the exclusive end of a period: a date includes that whole day."""
+    if _DATE_ONLY.match(value.strip()):
+        next_day = parse_date(value) + timedelta(days=1)
+        return datetime.combine(next_day, time(0), tzinfo=settings.zone_info)
+    return parse_time(value, settings)
+
+
+def cli_actor() -> str:
+    """Name the person behind a CLI write in the ledger: ``cli:<login name>``."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        # getuser() fails in containers that run under a uid without a passwd entry.
+        user = "unknown"
+    return f"cli:{user}"[:100]
+
+
+def display_url(url: str) -> str:
+    """Render a database URL without its password, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.partition("://")[0] + "://…"
+
+
+def _connect(settings: Settings) -> Database:
+    try:
+        return Database(settings.database_url)
+    except ArgumentError:
+        # The message shows only the scheme, because an unparsable URL may still contain a password.
+        raise ConfigError(
+            "error.config",
+            key="database_url",
+            value=display_url(settings.database_url),
+            allowed_nl=i18n.text("error.database_url_invalid", "nl"),
+            allowed_en=i18n.text("error.database_url_invalid", "en"),
+        ) from None
+
+
+def _unavailable(database: Database, error: Exception) -> DatabaseUnavailable:
+    original = getattr(error, "orig", None) or error
+    reason = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    return DatabaseUnavailable("error.database_unavailable", url=display_url(database.url), reason=reason)
+
+
+def schema_state(database: Database) -> tuple[str | None, str, bool]:
+    """Return the current revision, the newest revision and whether the database has no tables."""
+    current, head = database.schema_revisions()
+    empty = current is None and not inspect(database.engine).get_table_names()
+    # A revision this code does not know was made by a newer callmeter; 'db upgrade' cannot help.
+    if current is not None and current != head:
+        known = {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+        if current not in known:
+            raise SchemaOutdated("error.schema_newer", current=current, head=head)
+    return current, head, empty
+
+
+def open_database(settings: Settings, language: str | None = None) -> Database:
+    """Open the configured database for a CLI command that reads or writes it.
+
+    A database without any tables (a new SQLite file) gets the schema at
+    once, with a notice on stderr. A database at an older revision raises
+    SchemaOutdated, whose message names the command to run:
+    'callmeter db upgrade'. The caller disposes of the returned Database.
+    """
+    database = _connect(settings)
+    try:
+        _, head, empty = schema_state(database)
+        if empty:
+            database.upgrade()
+            url = display_url(database.url)
+            log.info("db.schema_created", url=url, revision=head)
+            console_err.print(
+                i18n.text("db.schema_created", language or settings.language, url=url, head=head),
+                markup=False,
+            )
+        database.check_schema()
+    except (OperationalError, InterfaceError) as error:
+        database.dispose()
+        raise _unavailable(database, error) from None
+    except CallmeterError:
+        database.dispose()
+        raise
+    return database
+
+
+@contextmanager
+def using_database(settings: Settings, language: str | None = None) -> Iterator[Database]:
+    """Open the database as open_database() does and dispose of it at the end.
+
+    A connection lost inside the with-block becomes DatabaseUnavailable, so
+    the user gets one message instead of a traceback.
+    """
+    database = open_database(settings, language)
+    try:
+        yield database
+    except (OperationalError, InterfaceError) as error:
+        raise _unavailable(database, error) from None
+    finally:
+        database.dispose()
+
+
+@contextmanager
+def unchecked_database(settings: Settings) -> Iterator[Database]:
+    """Open the database without checking its schema, for the 'db' commands."""
+    database = _connect(settings)
+    try:
+        yield database
+    except (OperationalError, InterfaceError) as error:
+        raise _unavailable(database, error) from None
+    finally:
+        database.dispose()

@@ -12,7 +12,14 @@ from rich.table import Table
 
 from callmeter import i18n
 from callmeter.cli import app
-from callmeter.cli.common import JsonOption, LangOption, console, console_err, print_json, settings_and_language
+from callmeter.cli.common import (
+    JsonOption,
+    LangOption,
+    console,
+    console_err,
+    print_json,
+    settings_and_language,
+)
 from callmeter.errors import InvalidInput
 
 i18n.register(
@@ -77,7 +84,8 @@ def replay(
         typer.Option("--customers", help="TOML- of JSON-lijst met helpdesk_id, number, plan en credit_cents."),
     ] = None,
     speed: Annotated[
-        str | None, typer.Option("--speed", help="Opnameseconden per echte seconde (standaard 200, zonder Timestamp 20).")
+        str | None,
+        typer.Option("--speed", help="Opnameseconden per echte seconde (standaard 200, zonder Timestamp 50)."),
     ] = None,
     as_json: JsonOption = False,
     lang: LangOption = None,

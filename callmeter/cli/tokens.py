@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
@@ -160,8 +161,14 @@ def serve_api(
     configure_logging()
     chosen_host = host or settings.api.host
     chosen_port = settings.api.port if port is None else port
-    console.print(i18n.text("api.serving", language, host=chosen_host, port=chosen_port))
+
+    # Bind before starting uvicorn so the message shows the real port, also for --port 0.
+    listener = socket.create_server((chosen_host, chosen_port))
+    bound_port = listener.getsockname()[1]
+    console.print(i18n.text("api.serving", language, host=chosen_host, port=bound_port))
+    config = uvicorn.Config(create_app(settings, database), log_level="info")
     try:
-        uvicorn.run(create_app(settings, database), host=chosen_host, port=chosen_port, log_level="info")
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
+        listener.close()
         database.dispose()

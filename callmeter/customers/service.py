@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+import structlog
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -52,12 +53,18 @@ i18n.register(
             "nl": "Nummer {number} is al geregistreerd bij {helpdesk_id}: verwijder het daar eerst.",
             "en": "Number {number} is already registered to {helpdesk_id}: remove it there first.",
         },
+        "error.number_already_own": {
+            "nl": "Nummer {number} is al geregistreerd bij {helpdesk_id}.",
+            "en": "Number {number} is already registered to {helpdesk_id}.",
+        },
         "error.number_not_registered": {
             "nl": "Nummer {number} is niet geregistreerd bij {helpdesk_id}.",
             "en": "Number {number} is not registered to {helpdesk_id}.",
         },
     }
 )
+
+log = structlog.get_logger(__name__)
 
 _HELPDESK_ID = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
 
@@ -163,8 +170,10 @@ def search_customers(
     statement = select(Customer)
     if query and query.strip():
         text = query.strip()
-        pattern = f"%{text.lower()}%"
-        conditions = [func.lower(Customer.helpdesk_id).like(pattern), func.lower(Customer.name).like(pattern)]
+        conditions = [
+            func.lower(Customer.helpdesk_id).contains(text.lower(), autoescape=True),
+            func.lower(Customer.name).contains(text.lower(), autoescape=True),
+        ]
         e164 = try_normalise(text)
         if e164 is not None:
             conditions.append(
@@ -176,23 +185,46 @@ def search_customers(
     return list(rows), total
 
 
+def _duplicate(customer: Customer, e164: str, owner_helpdesk_id: str) -> DuplicateNumber:
+    if owner_helpdesk_id == customer.helpdesk_id:
+        return DuplicateNumber("error.number_already_own", number=e164, helpdesk_id=owner_helpdesk_id)
+    return DuplicateNumber("error.duplicate_number", number=e164, helpdesk_id=owner_helpdesk_id)
+
+
+def _owner_of(session: Session, e164: str) -> str | None:
+    return session.scalar(
+        select(Customer.helpdesk_id)
+        .join(PhoneNumber, PhoneNumber.customer_id == Customer.id)
+        .where(PhoneNumber.e164 == e164)
+    )
+
+
 def add_number(session: Session, helpdesk_id: str, raw: str) -> PhoneNumber:
-    """Register a number to a customer; a number belongs to at most one customer."""
+    """Register a number to a customer; a number belongs to at most one customer.
+
+    Raises InvalidNumber when the number cannot be parsed and DuplicateNumber,
+    naming the owner, when it is already registered.
+    """
     customer = get_customer(session, helpdesk_id)
     e164 = normalise(raw)
-    existing = session.scalar(select(PhoneNumber).where(PhoneNumber.e164 == e164))
-    if existing is not None:
-        raise DuplicateNumber(
-            "error.duplicate_number", number=e164, helpdesk_id=existing.customer.helpdesk_id
-        )
+    owner = _owner_of(session, e164)
+    if owner is not None:
+        raise _duplicate(customer, e164, owner)
+
     number = PhoneNumber(customer_id=customer.id, e164=e164, raw=raw.strip())
     try:
         with session.begin_nested():
             session.add(number)
             session.flush()
     except IntegrityError:
-        # Another transaction registered the same number between our check and insert.
-        raise DuplicateNumber("error.duplicate_number", number=e164, helpdesk_id="?") from None
+        # Another transaction registered the same number between our check
+        # and our insert. PostgreSQL raises only once that transaction has
+        # committed, so a fresh read now finds the owner.
+        owner = _owner_of(session, e164)
+        if owner is None:
+            raise
+        log.info("customer.number_race_lost", number=e164, helpdesk_id=customer.helpdesk_id, owner=owner)
+        raise _duplicate(customer, e164, owner) from None
     return number
 
 

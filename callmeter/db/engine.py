@@ -1,7 +1,8 @@
 """Engines and sessions for SQLite (the embedded default) and PostgreSQL.
 
 Writers to one customer's money are serialised. On PostgreSQL a write
-session locks the customer row with ``SELECT … FOR UPDATE``. On SQLite a
+session locks the customer row with ``SELECT … FOR NO KEY UPDATE`` (see
+``callmeter.ledger.service.lock_customer``). On SQLite a
 write session starts with ``BEGIN IMMEDIATE``, which takes the database's
 write lock before the first read, so two writers can never both read the
 same balance and both spend it.

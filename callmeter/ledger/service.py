@@ -1,14 +1,17 @@
 """Ledger operations. Every function runs inside the caller's write session.
 
 Call :func:`lock_customer` first in every transaction that moves one
-customer's money. On PostgreSQL it takes ``SELECT … FOR UPDATE`` on the
-customer row; on SQLite the write session already holds the database's
-write lock (``BEGIN IMMEDIATE``), so writers to one customer are serialised
-on both.
+customer's money. On PostgreSQL it locks the customer row with
+``SELECT … FOR NO KEY UPDATE``. On SQLite the write session already has the
+database's write lock (``BEGIN IMMEDIATE``). So writers to one customer are
+serialised on both.
 
 The ledger is append-only. Idempotency keys are unique: posting the same
 key with the same content returns the first entry and writes nothing, and
-the same key with different content raises IdempotencyConflict.
+the same key with different content raises IdempotencyConflict. Keys that
+staff choose are stored with a ``topup:`` or ``correction:`` prefix, so they
+can never collide with the ``reservation:``, ``charge:`` and ``release:``
+keys that admission and metering derive from a call's Uniqueid.
 """
 
 from __future__ import annotations
@@ -24,12 +27,24 @@ from sqlalchemy.orm import Session
 from callmeter import i18n
 from callmeter.clock import ensure_utc
 from callmeter.db.models import Call, Customer, LedgerEntry, Reservation
-from callmeter.errors import IdempotencyConflict, InsufficientCredit, InvalidInput, UnknownEntry
+from callmeter.errors import (
+    IdempotencyConflict,
+    InsufficientCredit,
+    InvalidAmount,
+    InvalidInput,
+    UnknownEntry,
+)
 from callmeter.money import format_cents
 
 log = structlog.get_logger(__name__)
 
 BALANCE_KINDS = ("topup", "charge", "correction")
+
+# Column sizes of ledger_entries: the reference is String(200) and the key
+# String(200), of which the longest prefix ("correction:") takes 11.
+MAX_REFERENCE_LENGTH = 200
+MAX_KEY_LENGTH = 150
+MAX_REASON_LENGTH = 1000
 
 i18n.register(
     {
@@ -63,6 +78,32 @@ i18n.register(
             "nl": "Een opwaardering heeft een factuurnummer nodig: geef --invoice.",
             "en": "A top-up needs an invoice reference: give --invoice.",
         },
+        "error.reference_invalid": {
+            "nl": "Ongeldig factuurnummer {value!r}: geef hooguit {maximum} tekens op één regel.",
+            "en": "Invalid invoice reference {value!r}: give at most {maximum} characters on one line.",
+        },
+        "error.key_invalid": {
+            "nl": "Ongeldige sleutel {value!r}: geef 1 tot {maximum} tekens op één regel.",
+            "en": "Invalid key {value!r}: give 1 to {maximum} characters on one line.",
+        },
+        "error.reason_invalid": {
+            "nl": "De reden is te lang ({length} tekens): het maximum is {maximum}.",
+            "en": "The reason is too long ({length} characters): the maximum is {maximum}.",
+        },
+        "error.topup_not_positive": {
+            "nl": "Ongeldig bedrag {value}: een opwaardering moet groter zijn dan nul.",
+            "en": "Invalid amount {value}: a top-up must be more than zero.",
+        },
+        "error.charge_below_zero": {
+            "nl": (
+                "Blok {block} van gesprek {uniqueid} kan niet worden afgeschreven: het saldo van "
+                "{helpdesk_id} is {balance} en mag door afschrijven niet onder nul komen."
+            ),
+            "en": (
+                "Block {block} of call {uniqueid} cannot be charged: the balance of {helpdesk_id} "
+                "is {balance} and charging must never take it below zero."
+            ),
+        },
     }
 )
 
@@ -80,8 +121,16 @@ class Credit:
 
 
 def lock_customer(session: Session, customer_id: int) -> Customer:
-    """Lock a customer's money for the rest of this transaction."""
-    customer = session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+    """Lock a customer's money for the rest of this transaction.
+
+    PostgreSQL gets ``FOR NO KEY UPDATE``, which serialises the money writers
+    of one customer but does not conflict with the key-share lock that an
+    insert referencing the customer takes. A plain ``FOR UPDATE`` deadlocks
+    two admissions that each insert their call row before reserving.
+    """
+    customer = session.scalar(
+        select(Customer).where(Customer.id == customer_id).with_for_update(key_share=True)
+    )
     assert customer is not None, f"customer {customer_id} vanished inside a transaction"
     return customer
 
@@ -109,6 +158,36 @@ def credit(session: Session, customer_id: int) -> Credit:
     return Credit(balance_cents(session, customer_id), reserved_cents(session, customer_id))
 
 
+def _single_line(value: str) -> bool:
+    return value.isprintable()
+
+
+def _check_key(key: str) -> str:
+    """Validate an idempotency key chosen by a person or an API client."""
+    candidate = key.strip()
+    if not 1 <= len(candidate) <= MAX_KEY_LENGTH or not _single_line(candidate):
+        raise InvalidInput("error.key_invalid", value=key, maximum=MAX_KEY_LENGTH)
+    return candidate
+
+
+def _check_reference(reference: str) -> str:
+    candidate = reference.strip()
+    if not candidate:
+        raise InvalidInput("error.reference_missing")
+    if len(candidate) > MAX_REFERENCE_LENGTH or not _single_line(candidate):
+        raise InvalidInput("error.reference_invalid", value=reference, maximum=MAX_REFERENCE_LENGTH)
+    return candidate
+
+
+def _check_reason(reason: str) -> str:
+    candidate = reason.strip()
+    if not candidate:
+        raise InvalidInput("error.reason_missing")
+    if len(candidate) > MAX_REASON_LENGTH:
+        raise InvalidInput("error.reason_invalid", length=len(candidate), maximum=MAX_REASON_LENGTH)
+    return candidate
+
+
 def _existing(session: Session, key: str) -> LedgerEntry | None:
     return session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
 
@@ -121,6 +200,7 @@ def _same_content(entry: LedgerEntry, candidate: LedgerEntry) -> bool:
         and entry.reference == candidate.reference
         and entry.call_id == candidate.call_id
         and entry.corrects_id == candidate.corrects_id
+        and entry.reason == candidate.reason
     )
 
 
@@ -138,9 +218,10 @@ def _post(session: Session, candidate: LedgerEntry) -> tuple[LedgerEntry, bool]:
             if existing is None:
                 raise
     if not _same_content(existing, candidate):
-        raise IdempotencyConflict(
-            "error.idempotency_conflict", key=candidate.idempotency_key, entry_id=existing.id
-        )
+        # Show staff the key they typed, without the prefix this module adds.
+        key = candidate.idempotency_key
+        shown = key.partition(":")[2] if candidate.kind in ("topup", "correction") else key
+        raise IdempotencyConflict("error.idempotency_conflict", key=shown, entry_id=existing.id)
     return existing, False
 
 
@@ -153,10 +234,15 @@ def top_up(
     actor: str,
     at: datetime,
 ) -> tuple[LedgerEntry, bool]:
-    """Credit a paid invoice to a customer. Returns the entry and whether it is new."""
-    assert amount_cents > 0, "callers validate amounts before posting"
-    if not reference.strip():
-        raise InvalidInput("error.reference_missing")
+    """Credit a paid invoice to a customer. Returns the entry and whether it is new.
+
+    Callers check the upper bound (the max_topup_cents setting) before posting.
+    """
+    if amount_cents <= 0:
+        raise InvalidAmount("error.topup_not_positive", value=format_cents(amount_cents))
+    checked_reference = _check_reference(reference)
+    key = f"topup:{_check_key(idempotency_key)}"
+
     customer = lock_customer(session, customer_id)
     entry, created = _post(
         session,
@@ -164,8 +250,8 @@ def top_up(
             customer_id=customer.id,
             kind="topup",
             amount_cents=amount_cents,
-            idempotency_key=idempotency_key,
-            reference=reference.strip(),
+            idempotency_key=key,
+            reference=checked_reference,
             actor=actor,
             created_at=ensure_utc(at),
         ),
@@ -182,9 +268,24 @@ def top_up(
 
 
 def reserve(session: Session, call: Call, amount_cents: int, at: datetime) -> Reservation:
-    """Hold credit for an admitted prepaid call, or raise InsufficientCredit."""
+    """Hold credit for an admitted prepaid call, or raise InsufficientCredit.
+
+    A call has at most one reservation. Reserving again for the same call
+    with the same amount returns the first reservation and writes nothing;
+    another amount raises IdempotencyConflict.
+    """
     assert call.customer_id is not None and amount_cents > 0
     customer = lock_customer(session, call.customer_id)
+    key = f"reservation:{call.uniqueid}"
+
+    earlier = session.scalar(select(Reservation).where(Reservation.call_id == call.id))
+    if earlier is not None:
+        if earlier.amount_cents != amount_cents:
+            entry = _existing(session, key)
+            assert entry is not None, f"reservation of call {call.uniqueid} has no ledger entry"
+            raise IdempotencyConflict("error.idempotency_conflict", key=key, entry_id=entry.id)
+        return earlier
+
     available = balance_cents(session, customer.id) - reserved_cents(session, customer.id)
     if amount_cents > available:
         raise InsufficientCredit(
@@ -207,7 +308,7 @@ def reserve(session: Session, call: Call, amount_cents: int, at: datetime) -> Re
             customer_id=customer.id,
             kind="reservation",
             amount_cents=-amount_cents,
-            idempotency_key=f"reservation:{call.uniqueid}",
+            idempotency_key=key,
             actor="admission",
             call_id=call.id,
             created_at=ensure_utc(at),
@@ -232,7 +333,9 @@ def charge_block(
 
     The key is the call's Uniqueid and the block number, so a replayed
     event can never charge a block twice. A charge beyond the hold raises
-    InsufficientCredit: metering never takes a balance below zero.
+    InsufficientCredit, and so does a charge that would take the balance
+    below zero (possible only after a negative staff correction), because
+    metering never takes a prepaid balance below zero.
     """
     assert call.customer_id is not None and rate_cents > 0
     customer = lock_customer(session, call.customer_id)
@@ -251,6 +354,15 @@ def charge_block(
             available=format_cents(left),
         )
     assert reservation is not None
+    balance = balance_cents(session, customer.id)
+    if balance - rate_cents < 0:
+        raise InsufficientCredit(
+            "error.charge_below_zero",
+            block=n,
+            uniqueid=call.uniqueid,
+            helpdesk_id=customer.helpdesk_id,
+            balance=format_cents(balance),
+        )
     entry, created = _post(session, _charge_entry(call, key, rate_cents, at, n))
     if created:
         reservation.charged_cents += rate_cents
@@ -315,11 +427,15 @@ def correct(
     idempotency_key: str,
     at: datetime,
 ) -> tuple[LedgerEntry, bool]:
-    """Post a correction that points to an earlier entry. It may take a balance below zero."""
-    if not reason.strip():
-        raise InvalidInput("error.reason_missing")
+    """Post a correction that points to an earlier entry. It may take a balance below zero.
+
+    Callers check the size of the amount; see the max_topup_cents setting.
+    """
+    checked_reason = _check_reason(reason)
     if amount_cents == 0:
-        raise InvalidInput("error.correction_zero", value=amount_cents)
+        raise InvalidAmount("error.correction_zero", value=amount_cents)
+    key = f"correction:{_check_key(idempotency_key)}"
+
     target = session.get(LedgerEntry, entry_id)
     if target is None:
         raise UnknownEntry("error.unknown_entry", entry_id=entry_id)
@@ -330,9 +446,9 @@ def correct(
             customer_id=customer.id,
             kind="correction",
             amount_cents=amount_cents,
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
             actor=actor,
-            reason=reason.strip(),
+            reason=checked_reason,
             corrects_id=target.id,
             created_at=ensure_utc(at),
         ),
@@ -353,10 +469,13 @@ def list_entries(
     customer_id: int,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: int = 100,
+    limit: int | None = 100,
     offset: int = 0,
 ) -> tuple[list[LedgerEntry], int]:
-    """List a customer's entries, oldest first, with the total count for paging."""
+    """List a customer's entries in [since, until), oldest first, with the total count for paging.
+
+    ``limit=None`` lists every entry in the range.
+    """
     statement = select(LedgerEntry).where(LedgerEntry.customer_id == customer_id)
     if since is not None:
         statement = statement.where(LedgerEntry.created_at >= ensure_utc(since))
@@ -367,3 +486,27 @@ def list_entries(
         statement.order_by(LedgerEntry.created_at, LedgerEntry.id).limit(limit).offset(offset)
     ).all()
     return list(rows), total
+
+
+def balance_before_cents(session: Session, customer_id: int, before: datetime) -> int:
+    """Sum the entries that count in the balance and were posted before an instant.
+
+    This is the opening balance of a ledger listing that starts at ``before``.
+    """
+    total = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
+            LedgerEntry.customer_id == customer_id,
+            LedgerEntry.kind.in_(BALANCE_KINDS),
+            LedgerEntry.created_at < ensure_utc(before),
+        )
+    )
+    return int(total or 0)
+
+
+def call_uniqueids(session: Session, entries: list[LedgerEntry]) -> dict[int, str]:
+    """Map the call ids of entries to the calls' Asterisk Uniqueids."""
+    call_ids = {entry.call_id for entry in entries if entry.call_id is not None}
+    if not call_ids:
+        return {}
+    rows = session.execute(select(Call.id, Call.uniqueid).where(Call.id.in_(call_ids))).all()
+    return {call_id: uniqueid for call_id, uniqueid in rows}

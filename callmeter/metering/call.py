@@ -20,7 +20,7 @@ from callmeter.tariffs import Tariff
 
 @dataclass
 class MeteredCall:
-    """What metering knows about one admitted call."""
+    """The metering state of one admitted call."""
 
     call_id: int
     uniqueid: str

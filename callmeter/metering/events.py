@@ -8,6 +8,7 @@ Nothing here depends on channel technology names: the recordings use
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 
 from callmeter.ami.message import Message
@@ -61,6 +62,15 @@ def cdr_fingerprint(message: Message) -> str:
 
 def cdr_raw(message: Message) -> str:
     return "".join(f"{name}: {value}\n" for name, value in message.headers)
+
+
+_UNIQUEID = re.compile(r"(\d+)\.\d+$")
+
+
+def uniqueid_epoch(uniqueid: str | None) -> int | None:
+    """Return the epoch second in an Asterisk Uniqueid (``[systemname-]<epoch>.<sequence>``)."""
+    match = _UNIQUEID.search(uniqueid or "")
+    return int(match.group(1)) if match else None
 
 
 def parse_duration(value: str | None) -> timedelta | None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 import structlog
@@ -50,6 +50,7 @@ from callmeter.metering.events import (
     has_timestamp,
     is_answered_dial,
     parse_duration,
+    uniqueid_epoch,
 )
 from callmeter.settings import Settings
 from callmeter.tariffs import Tariff
@@ -73,7 +74,7 @@ EARLY_EVENTS_PER_CHANNEL = 32
 EARLY_CHANNELS = 1_000
 # How long a timer waits for the AMI link before it checks its call again.
 LINK_WAIT_SECONDS = 30.0
-# How soon a failed cutoff is tried again.
+# Delay before a failed cutoff is tried again.
 CUTOFF_RETRY_SECONDS = 1.0
 
 
@@ -105,10 +106,16 @@ class Meter:
         self._ended: OrderedDict[str, MeteredCall] = OrderedDict()
         self._unknown: OrderedDict[str, float] = OrderedDict()
         self._early: OrderedDict[str, list[Message]] = OrderedDict()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._lock = asyncio.Lock()
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._link_up = asyncio.Event()
         self._blind_since: datetime | None = None
+        # The latest event time seen, on the PBX's clock. It bounds when the
+        # link went down even when the PBX clock runs ahead of ours (the
+        # simulator runs faster than real time).
+        self._last_event_at: datetime | None = None
         self._closing = False
 
     # -- lifecycle -----------------------------------------------------------
@@ -139,8 +146,13 @@ class Meter:
     def open_calls(self) -> dict[str, MeteredCall]:
         return dict(self._calls)
 
+    async def wait_idle(self, timeout_seconds: float) -> None:
+        """Wait until no call is open; raise TimeoutError after ``timeout_seconds``."""
+        await asyncio.wait_for(self._idle.wait(), timeout_seconds)
+
     def _track(self, call: MeteredCall) -> None:
         self._calls[call.uniqueid] = call
+        self._idle.clear()
         if call.linkedid:
             self._by_linkedid[call.linkedid] = call.uniqueid
         self._unknown.pop(call.uniqueid, None)
@@ -180,7 +192,8 @@ class Meter:
         """Note when the link went down; calls that vanish meanwhile end at this instant."""
         self._link_up.clear()
         if self._blind_since is None:
-            self._blind_since = epoch_datetime(lost_at)
+            lost = epoch_datetime(lost_at)
+            self._blind_since = max(lost, self._last_event_at) if self._last_event_at is not None else lost
         log.warning("metering.blind", since=self._blind_since.isoformat(), open_calls=len(self._calls))
 
     async def on_connected(self) -> None:
@@ -201,7 +214,7 @@ class Meter:
 
     async def resync(self, snapshot: list[Message]) -> None:
         """Reconcile the open calls with the live channels of a CoreShowChannels list."""
-        now = clock.utc_now()
+        now = self._pbx_now(snapshot)
         channels = {item.uniqueid: item for item in snapshot if item.uniqueid}
         bridges: dict[str, list[Message]] = {}
         for item in snapshot:
@@ -212,13 +225,30 @@ class Meter:
         async with self._lock:
             vanished = 0
             for call in list(self._calls.values()):
-                item = channels.get(call.uniqueid)
-                if item is None:
+                live = channels.get(call.uniqueid)
+                if live is None:
                     vanished += 1
                     await self._finish(call, self._vanish_time(call), estimated=True)
                     continue
-                await self._reconcile(call, item, bridges, now)
+                await self._reconcile(call, live, bridges, now)
             log.info("metering.resynced", channels=len(channels), open_calls=len(self._calls), vanished=vanished)
+
+    def _pbx_now(self, snapshot: list[Message]) -> datetime:
+        """Estimate the PBX's current time from a CoreShowChannels list.
+
+        Asterisk builds a Uniqueid from the epoch second in which the channel
+        was created, and Duration is the channel's age, so their sum is the
+        PBX's time (to the second). Event Timestamps use the same clock.
+        """
+        candidates = [clock.utc_now()]
+        if self._last_event_at is not None:
+            candidates.append(self._last_event_at)
+        for item in snapshot:
+            created = uniqueid_epoch(item.uniqueid)
+            age = parse_duration(item.get("Duration"))
+            if created is not None and age is not None:
+                candidates.append(epoch_datetime(created) + age)
+        return max(candidates)
 
     def _vanish_time(self, call: MeteredCall) -> datetime:
         """Return the best end for a call that vanished while callmeter was blind.
@@ -276,6 +306,9 @@ class Meter:
     async def on_event(self, message: Message) -> None:
         """Apply one AMI event."""
         name = event_name(message)
+        at = event_datetime(message)
+        if self._last_event_at is None or at > self._last_event_at:
+            self._last_event_at = at
         if name == "cdr":
             await self._on_cdr(message)
             return
@@ -541,6 +574,8 @@ class Meter:
         if task is not None and task is not asyncio.current_task():
             task.cancel()
         self._calls.pop(call.uniqueid, None)
+        if not self._calls:
+            self._idle.set()
         self._ended[call.uniqueid] = call
         while len(self._ended) > RECENT_CALLS:
             self._ended.popitem(last=False)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import tempfile
-import time
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,9 +75,11 @@ AMPLE_CREDIT_CENTS = 100_000
 # the event time, and scheduling jitter is multiplied by the speed, so those
 # recordings run slower.
 TIMESTAMPED_SPEED = 200.0
-ARRIVAL_TIMED_SPEED = 20.0
+ARRIVAL_TIMED_SPEED = 50.0
 # Real seconds the replay may take beyond the recording's own length at its speed.
 EXTRA_REAL_SECONDS = 30.0
+# Real seconds the meter gets after the last event to close the last call.
+DRAIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,8 @@ async def replay_recording(
     recording.agi_sessions = [
         (max(t - login_t, 0.0), session) for t, session in zip(starts, load_recorded_sessions(agi_path), strict=True)
     ]
-    length = max([event.offset_seconds for event in recording.events] + [offset for offset, _ in recording.agi_sessions] + [0.0])
+    offsets = [event.offset_seconds for event in recording.events] + [t for t, _ in recording.agi_sessions]
+    length = max(offsets, default=0.0)
 
     with tempfile.TemporaryDirectory(prefix="callmeter-replay-") as folder:
         database = Database(f"sqlite:///{Path(folder) / 'replay.db'}")
@@ -212,13 +215,16 @@ async def _play(
     path: Path,
     anchor_epoch: float,
 ) -> None:
+    # A fresh secret per replay: the link only lives inside this process.
+    secret = secrets.token_hex(8)
     settings = Settings(
         fastagi=FastAgiSettings(host="127.0.0.1", port=0),
-        ami=AmiSettings(host="127.0.0.1", port=1, username="callmeter", secret="replay",
+        ami=AmiSettings(host="127.0.0.1", port=1, username="callmeter", secret=secret,
                         reconnect_min_seconds=0.1, reconnect_max_seconds=1.0),
     )
-    server = AmiServer(username="callmeter", secret="replay", clock=following.virtual)
+    server = AmiServer(username="callmeter", secret=secret, clock=following.virtual)
     await server.start()
+
     settings = settings.model_copy(update={"ami": settings.ami.model_copy(update={"port": server.port})})
     meter = Meter(database, settings)
     client = AmiClient(
@@ -232,6 +238,7 @@ async def _play(
     fastagi = FastAgiServer(settings, database, on_admitted=meter.on_admitted)
     await fastagi.start()
     assert fastagi.port is not None
+
     timeout = length / speed + EXTRA_REAL_SECONDS
     try:
         await meter.start()
@@ -258,7 +265,6 @@ async def _play(
 
 
 async def _drain(meter: Meter) -> None:
-    """Wait until the meter has closed every call that has a Hangup in the recording."""
-    deadline = time.monotonic() + 5.0
-    while meter.open_calls and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
+    """Wait until the meter has closed every call; a call without a recorded Hangup stays open."""
+    with contextlib.suppress(TimeoutError):
+        await meter.wait_idle(DRAIN_SECONDS)

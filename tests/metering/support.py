@@ -72,7 +72,7 @@ def admit(
         return call.id
 
 
-def refuse(db: Database, uniqueid: str, verdict: str, at: datetime) -> None:
+def record_refusal(db: Database, uniqueid: str, verdict: str, at: datetime) -> None:
     with db.write() as session:
         session.add(Call(uniqueid=uniqueid, verdict=verdict, state="refused", admitted_at=at))
 
@@ -102,7 +102,7 @@ def recorded_sessions(path: Path) -> list[AgiSession]:
 
 @dataclass
 class FakePbx:
-    """Answers the AMI actions of the meter and records them."""
+    """Returns Success to the meter's AMI actions and records them."""
 
     channels: list[Message] = field(default_factory=list)
     actions: list[tuple[str, str]] = field(default_factory=list)
@@ -144,7 +144,7 @@ async def feed_recording(db: Database, settings: Settings, name: str, folder: Pa
                     admit(db, settings, session.uniqueid, session.helpdesk_id, at)
                     await meter.on_admitted(0, session.uniqueid)
                 else:
-                    refuse(db, session.uniqueid, session.verdict, at)
+                    record_refusal(db, session.uniqueid, session.verdict, at)
             await recording_clock.advance_to(at_epoch(start + t))
             await meter.on_event(message)
         await asyncio.sleep(0)

@@ -1,4 +1,4 @@
-"""Every recording of a real Asterisk, metered against the right answers of the fixtures README."""
+"""Every recording of a real Asterisk, metered and compared with the results in the fixtures README."""
 
 from __future__ import annotations
 
