@@ -28,7 +28,9 @@ helpdesk line 038-7370296 and deducts prepaid credit in 5-minute blocks.
 **Authentication.** Every request needs a staff token in the header
 `Authorization: Bearer <token>`. Create one with
 `callmeter token create --name NAME --scope read|write`. A read token may
-use GET; a write token may also create, change and delete. `/health` and
+use GET; a write token may also create, change and delete. An invalid
+request gets its 422 whatever the token's scope; a valid change by a read
+token gets a 403. `/health` and
 `/metrics` are open without a token only when the setting `api.open_health`
 is true.
 

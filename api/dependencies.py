@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Final
+from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,7 +16,7 @@ from callmeter.errors import InvalidTime
 from callmeter.settings import Settings
 from callmeter.status import ServiceStatus
 from callmeter.tariffs import Tariff
-from callmeter.tokens.service import InvalidToken, Scope, require_scope, verify
+from callmeter.tokens.service import InsufficientScope, InvalidToken, Scope, verify
 
 i18n.register(
     {
@@ -32,9 +32,6 @@ i18n.register(
         },
     }
 )
-
-# Methods that only read; every other method needs a write token.
-READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -71,32 +68,38 @@ bearer = HTTPBearer(
 
 
 def authenticate(
-    request: Request,
     context: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Caller:
-    """Check the bearer token and, for a change, that it has write scope."""
+    """Check the bearer token; routes that change data also call require_write."""
     if credentials is None:
         raise InvalidToken("error.token_missing")
     with context.database.read() as session:
         token = verify(session, credentials.credentials)
         if token is None:
             raise InvalidToken("error.token_invalid")
-        caller = Caller(name=token.name, scope="write" if token.scope == "write" else "read")
-        if request.method not in READ_METHODS:
-            require_scope(token, "write")
-    return caller
+        return Caller(name=token.name, scope="write" if token.scope == "write" else "read")
+
+
+def require_write(caller: Caller) -> None:
+    """Raise InsufficientScope unless the caller's token has write scope.
+
+    Routes call this after the request has been validated (by FastAPI, and
+    amounts by the route), so an invalid request gets its 422 whatever the
+    token, and a valid change by a read token gets a 403.
+    """
+    if caller.scope != "write":
+        raise InsufficientScope("error.token_scope", name=caller.name)
 
 
 def authenticate_unless_open(
-    request: Request,
     context: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Caller | None:
     """Authenticate like every route, unless ``api.open_health`` opens health and metrics."""
     if context.settings.api.open_health:
         return None
-    return authenticate(request, context, credentials)
+    return authenticate(context, credentials)
 
 
 Authenticated = Annotated[Caller, Depends(authenticate)]

@@ -223,8 +223,13 @@ async def _callmeter_error(request: Request, error: Exception) -> JSONResponse:
     """Map every expected failure to its status: the one place that does so."""
     assert isinstance(error, CallmeterError)
     language = request_language(request)
-    if error.http_status >= 500:
-        log.warning("api.request_failed", code=error.code, path=request.url.path, error=str(error))
+    fields = {"code": error.code, "method": request.method, "path": request.url.path}
+    if error.http_status in (401, 403):
+        log.warning("api.auth_rejected", **fields)
+    elif error.http_status >= 500:
+        log.warning("api.request_failed", error=str(error), **fields)
+    else:
+        log.info("api.request_rejected", status=error.http_status, **fields)
     return problem_response(error.http_status, error.code, error.message(language), language)
 
 

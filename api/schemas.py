@@ -12,7 +12,16 @@ import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
@@ -30,27 +39,42 @@ def printable(value: str) -> str:
     return value
 
 
+# Text fields are stripped of surrounding whitespace before their length is checked.
 HelpdeskIdText = Annotated[
-    str, Field(strict=True, min_length=1, max_length=32, examples=["HD-1001"]), AfterValidator(printable)
+    str,
+    StringConstraints(strip_whitespace=True),
+    Field(strict=True, min_length=1, max_length=32, examples=["HD-1001"]),
+    AfterValidator(printable),
 ]
 NameText = Annotated[
     str,
+    StringConstraints(strip_whitespace=True),
     Field(strict=True, min_length=1, max_length=200, examples=["Bakkerij De Vries"]),
     AfterValidator(printable),
 ]
 NumberText = Annotated[
-    str, Field(strict=True, min_length=1, max_length=64, examples=["06-12345678"]), AfterValidator(printable)
+    str,
+    StringConstraints(strip_whitespace=True),
+    Field(strict=True, min_length=1, max_length=64, examples=["06-12345678"]),
+    AfterValidator(printable),
 ]
 ReferenceText = Annotated[
-    str, Field(strict=True, min_length=1, max_length=200, examples=["F2026-0412"]), AfterValidator(printable)
+    str,
+    StringConstraints(strip_whitespace=True),
+    Field(strict=True, min_length=1, max_length=200, examples=["F2026-0412"]),
+    AfterValidator(printable),
 ]
 ReasonText = Annotated[
     str,
+    StringConstraints(strip_whitespace=True),
     Field(strict=True, min_length=1, max_length=1000, examples=["Dubbel geboekt"]),
     AfterValidator(printable),
 ]
 AmountText = Annotated[
-    str, Field(strict=True, min_length=1, max_length=32, examples=["12,50"]), AfterValidator(printable)
+    str,
+    StringConstraints(strip_whitespace=True),
+    Field(strict=True, min_length=1, max_length=32, examples=["12,50"]),
+    AfterValidator(printable),
 ]
 
 

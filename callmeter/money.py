@@ -33,8 +33,9 @@ i18n.register(
 # Euros with an optional sign, then either a comma or a point with one or two
 # decimals. Thousands separators are rejected on purpose: "12,345" could mean
 # twelve thousand or twelve euros, and a wrong guess moves real money.
-_EUROS = re.compile(r"^(?P<sign>-?)(?P<whole>\d{1,9})(?:[.,](?P<fraction>\d{1,2}))?$")
-_CENTS = re.compile(r"^-?\d{1,12}$")
+# re.ASCII limits \d to 0-9, because otherwise "١٢" (Arabic-Indic digits) would be read as 12.
+_EUROS = re.compile(r"^(?P<sign>-?)(?P<whole>\d{1,9})(?:[.,](?P<fraction>\d{1,2}))?$", re.ASCII)
+_CENTS = re.compile(r"^-?\d{1,12}$", re.ASCII)
 
 
 def parse_euros(value: str) -> int:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import AfterValidator
 
 from api.convert import as_plan, customer_out, load_customer, local
-from api.dependencies import Authenticated, Context, Language, parse_optional_instant
+from api.dependencies import Authenticated, Context, Language, parse_optional_instant, require_write
 from api.money import resolve_topup_amount
 from api.problems import problem_responses
 from api.queries import ledger_page
@@ -45,9 +45,9 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=150,
+        max_length=ledger.MAX_KEY_LENGTH,
         pattern=r"^[!-~]+$",
-        description="A key of 1 to 150 visible ASCII characters, new for each new posting.",
+        description=f"A key of 1 to {ledger.MAX_KEY_LENGTH} visible ASCII characters, new for each new posting.",
         examples=["topup-F2026-0412"],
     ),
 ]
@@ -90,7 +90,8 @@ def search_customers(
     description="Create a customer with a new helpdesk ID. Register numbers afterwards.",
     responses={**WRITE, **problem_responses(409)},
 )
-def create_customer(context: Context, _caller: Authenticated, body: CustomerCreate) -> CustomerOut:
+def create_customer(context: Context, caller: Authenticated, body: CustomerCreate) -> CustomerOut:
+    require_write(caller)
     with context.database.write() as session:
         customer = customers.create_customer(
             session,
@@ -124,8 +125,9 @@ def get_customer(context: Context, _caller: Authenticated, helpdesk_id: str) -> 
     responses=WRITE,
 )
 def change_customer(
-    context: Context, _caller: Authenticated, helpdesk_id: str, body: CustomerChange
+    context: Context, caller: Authenticated, helpdesk_id: str, body: CustomerChange
 ) -> CustomerOut:
+    require_write(caller)
     changes = customers.CustomerChanges(
         name=body.name,
         plan=body.plan,
@@ -151,7 +153,8 @@ def change_customer(
     ),
     responses={**WRITE, **problem_responses(409)},
 )
-def add_number(context: Context, _caller: Authenticated, helpdesk_id: str, body: NumberCreate) -> CustomerOut:
+def add_number(context: Context, caller: Authenticated, helpdesk_id: str, body: NumberCreate) -> CustomerOut:
+    require_write(caller)
     with context.database.write() as session:
         customer = load_customer(session, helpdesk_id)
         customers.add_number(session, customer.helpdesk_id, body.number)
@@ -165,7 +168,8 @@ def add_number(context: Context, _caller: Authenticated, helpdesk_id: str, body:
     description="Unregister a phone number, given in any format, from a customer.",
     responses=WRITE,
 )
-def remove_number(context: Context, _caller: Authenticated, helpdesk_id: str, number: str) -> CustomerOut:
+def remove_number(context: Context, caller: Authenticated, helpdesk_id: str, number: str) -> CustomerOut:
+    require_write(caller)
     with context.database.write() as session:
         customer = load_customer(session, helpdesk_id)
         customers.remove_number(session, customer.helpdesk_id, number)
@@ -232,6 +236,7 @@ def post_top_up(
     body: TopUpCreate,
 ) -> TopUpOut:
     amount_cents = resolve_topup_amount(body.amount_cents, body.amount, context.settings.max_topup_cents)
+    require_write(caller)
     with context.database.write() as session:
         customer = load_customer(session, helpdesk_id)
         entry, created = ledger.top_up(
@@ -239,7 +244,7 @@ def post_top_up(
             customer.id,
             amount_cents,
             reference=body.invoice_reference,
-            idempotency_key=f"api:topup:{idempotency_key}",
+            idempotency_key=idempotency_key,
             actor=f"api:{caller.name}",
             at=utc_now(),
         )

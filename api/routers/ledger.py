@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from api.dependencies import Authenticated, Context, Language
+from api.dependencies import Authenticated, Context, Language, require_write
 from api.money import resolve_correction_amount
 from api.problems import problem_responses
 from api.routers.customers import IdempotencyKey
@@ -49,6 +49,7 @@ def post_correction(
     body: CorrectionCreate,
 ) -> CorrectionOut:
     amount_cents = resolve_correction_amount(body.amount_cents, body.amount, context.settings.max_topup_cents)
+    require_write(caller)
     with context.database.write() as session:
         entry, created = ledger.correct(
             session,
@@ -56,7 +57,7 @@ def post_correction(
             amount_cents,
             reason=body.reason,
             actor=f"api:{caller.name}",
-            idempotency_key=f"api:correction:{idempotency_key}",
+            idempotency_key=idempotency_key,
             at=utc_now(),
         )
         customer = session.get(Customer, entry.customer_id)

@@ -26,10 +26,10 @@ i18n.register(
         },
         "token.revoked": {"nl": "Token {name!r} is ingetrokken.", "en": "Token {name!r} was revoked."},
         "token.none": {"nl": "Er zijn nog geen tokens.", "en": "There are no tokens yet."},
-        "column.name": {"nl": "Naam", "en": "Name"},
-        "column.scope": {"nl": "Scope", "en": "Scope"},
-        "column.created": {"nl": "Aangemaakt", "en": "Created"},
-        "column.revoked": {"nl": "Ingetrokken", "en": "Revoked"},
+        "token.column.name": {"nl": "Naam", "en": "Name"},
+        "token.column.scope": {"nl": "Scope", "en": "Scope"},
+        "token.column.created": {"nl": "Aangemaakt", "en": "Created"},
+        "token.column.revoked": {"nl": "Ingetrokken", "en": "Revoked"},
         "api.serving": {
             "nl": "De API luistert op http://{host}:{port} (documentatie op /docs).",
             "en": "The API listens on http://{host}:{port} (documentation at /docs).",
@@ -103,7 +103,7 @@ def list_command(as_json: JsonOption = False, lang: LangOption = None) -> None:
         console.print(i18n.text("token.none", language))
         return
     table = Table()
-    for column in ("column.name", "column.scope", "column.created", "column.revoked"):
+    for column in ("token.column.name", "token.column.scope", "token.column.created", "token.column.revoked"):
         table.add_column(i18n.text(column, language))
     for name, scope, created_at, revoked_at in rows:
         table.add_row(

@@ -2,8 +2,8 @@
 
 A token is shown once, when it is created. The database stores only the
 SHA-256 hash of it, so a copy of the database does not hand out access.
-A read token may look; a write token may also change customers and post
-top-ups and corrections.
+A read token may only read. A write token may also change customers and
+post top-ups and corrections.
 """
 
 from __future__ import annotations

@@ -88,7 +88,21 @@ class TestScopes:
         assert api.client.get("/customers/HD-1001", headers=api.read).status_code == 200
 
     def test_read_token_on_write_is_403_in_english(self, api: Api) -> None:
-        response = api.client.post("/customers", json={}, headers=api.english(api.read))
+        response = api.client.post(
+            "/customers", json={"helpdesk_id": "HD-2", "name": "X"}, headers=api.english(api.read)
+        )
 
         assert response.status_code == 403
         assert "may only read" in response.json()["detail"]
+
+    def test_invalid_change_by_read_token_is_422(self, api: Api) -> None:
+        api.create_customer("HD-1001")
+
+        response = api.client.post(
+            "/customers/HD-1001/top-ups",
+            json={"amount": 12.5, "invoice_reference": "F1"},
+            headers={**api.read, "Idempotency-Key": "k"},
+        )
+
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "amount"

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import app_factory
 from callmeter.db import Database
+from callmeter.errors import SchemaOutdated
 from callmeter.settings import ApiSettings, Settings
 from tests.api.conftest import Api, insert_call, make_api
 
@@ -115,3 +119,22 @@ class TestUnknownRoute:
 
         assert response.status_code == 405
         assert response.json()["code"] == "method_not_allowed"
+
+
+class TestAppFactory:
+    def test_factory_reads_settings_from_environment(
+        self, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("CALLMETER_DATABASE_URL", sqlite_url)
+
+        app = app_factory()
+
+        assert TestClient(app).get("/customers").status_code == 401
+
+    def test_factory_rejects_unmigrated_database(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("CALLMETER_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+
+        with pytest.raises(SchemaOutdated):
+            app_factory()
