@@ -136,7 +136,14 @@ def run(options: Options) -> Section:
             "python -m bench --only admission",
             "python -m bench.callmeter_process admission sqlite:///COPY - PORT 1 … (the server)",
         ],
-        header=["concurrency", "sessions per run", "sessions/s", "p50 ms", "p99 ms", "verdicts"],
+        header=[
+            "concurrency",
+            "sessions per run (at most)",
+            "sessions/s",
+            "p50 ms",
+            "p99 ms",
+            "verdicts (all runs)",
+        ],
     )
     with tempfile.TemporaryDirectory(prefix="callmeter-bench-") as folder_name:
         folder = Path(folder_name)
@@ -182,7 +189,9 @@ def run(options: Options) -> Section:
         "executemany and cached in bench/.cache/; each benchmark run works on a copy. Every session is a "
         "different caller in national format (06…), is admitted and reserves a 120-minute grant in its own "
         "write transaction. Latency is measured by the client from connect to the server closing the "
-        "session; the client runs in the bench process, the server in its own."
+        "session; the client runs in the bench process, the server in its own. Each concurrency level of each "
+        f"run stops starting sessions after {LEVEL_DEADLINE_SECONDS:g} s, so a slow server does fewer sessions; "
+        "`none` counts sessions the server closed without setting a verdict (its 2 s session limit)."
     )
     section.goals.append(
         Goal(
@@ -217,6 +226,6 @@ def _profile(
     if spots:
         section.profile = [
             f"py-spy on the admission server during {seconds} s at concurrency {level.concurrency}; "
-            "share of non-idle samples:",
+            "share of samples that were not waiting:",
             *format_hotspots(spots),
         ]

@@ -178,9 +178,8 @@ def run(options: Options) -> Section:
     probe_report = run_client(probe)
 
     for client in clients:
-        section.commands.append(
-            " ".join([Path(client.command[0]).name, *client.command[1:]]) + " HOST PORT …"
-        )
+        parts = [_relative(part) for part in client.command]
+        section.commands.append(" ".join([*parts, "127.0.0.1 PORT DEADLINE STALL", *client.arguments]))
     _fill_table(section, clients, full_events)
     _add_notes(section, clients, probe, probe_report, full_events)
     _add_goal(section, clients)
@@ -203,9 +202,17 @@ def _profile(section: Section, ours: Client, stream: Stream) -> None:
     output.unlink(missing_ok=True)
     if spots:
         section.profile = [
-            f"py-spy, {stream.events:,} events through {ours.label}; share of non-idle samples:",
+            f"py-spy, {stream.events:,} events through {ours.label}; share of samples that were not waiting:",
             *format_hotspots(spots),
         ]
+
+
+def _relative(part: str) -> str:
+    """Show a path inside the repository relative to it, and the bench's own Python as its venv path."""
+    if part == sys.executable:
+        return ".venv/bin/python"
+    path = Path(part)
+    return str(path.relative_to(REPO)) if path.is_absolute() and path.is_relative_to(REPO) else part
 
 
 def _fill_table(section: Section, clients: list[Client], full_events: int) -> None:

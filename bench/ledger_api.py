@@ -165,7 +165,8 @@ def _profile_charges(section: Section, options: Options) -> None:
     output.unlink(missing_ok=True)
     if spots:
         section.profile = [
-            f"py-spy on the bench process during {seconds} s of PostgreSQL charges; share of non-idle samples:",
+            f"py-spy on the bench process during {seconds} s of PostgreSQL charges; "
+            "share of samples that were not waiting:",
             *format_hotspots(spots),
         ]
 
@@ -286,7 +287,7 @@ def balance(options: Options) -> Section:
         key="api",
         title="Balance API",
         commands=["python -m bench --only ledger"],
-        header=["load generator", "database", "requests/s", "non-2xx answers"],
+        header=["load generator", "database", "requests/s", "non-2xx responses (all runs)"],
     )
     rates = Series()
     failures = 0
@@ -307,7 +308,7 @@ def balance(options: Options) -> Section:
             if tool == "wrk":
                 section.commands.append(
                     f"wrk -t1 -c{HTTP_CONNECTIONS} -d{seconds}s -H 'Authorization: Bearer …' "
-                    f"{base}/customers/{helpdesk_id}/balance"
+                    f"http://127.0.0.1:PORT/customers/{helpdesk_id}/balance"
                 )
         section.commands.append(
             "python -m uvicorn api.app:app_factory --factory --host 127.0.0.1 --port PORT --workers 1 "
@@ -351,6 +352,6 @@ def _profile_api(section: Section, database_url: str, token: str, helpdesk_id: s
     output.unlink(missing_ok=True)
     if spots:
         section.profile = [
-            f"py-spy on the uvicorn worker during {seconds} s of wrk load; share of non-idle samples:",
+            f"py-spy on the uvicorn worker during {seconds} s of wrk load; share of samples that were not waiting:",
             *format_hotspots(spots),
         ]

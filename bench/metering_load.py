@@ -258,14 +258,14 @@ def _check_charges(result: RunResult, database: Database, outcomes: list[CallOut
         answered_at = datetime.fromtimestamp(outcome.answered_at, UTC)
         expected = tariff.quote("prepaid", answered_at, round(outcome.spec.talk_seconds * 1000)).total_cents
         got = int(charged.get(outcome.uniqueid, 0))
+        state = states.get(outcome.uniqueid)
+        problems = []
         if got != expected:
-            result.charging_errors.append(
-                f"{outcome.uniqueid}: charged {got} cents, Tariff.quote says {expected}"
-            )
-        if states.get(outcome.uniqueid) != "ended":
-            result.charging_errors.append(
-                f"{outcome.uniqueid}: state {states.get(outcome.uniqueid)}, expected ended"
-            )
+            problems.append(f"charged {got} cents, Tariff.quote says {expected}")
+        if state != "ended":
+            problems.append(f"state {state}, expected ended")
+        if problems:
+            result.charging_errors.append(f"{outcome.uniqueid}: {' and '.join(problems)}")
 
 
 def one_run(
@@ -321,8 +321,8 @@ def run(options: Options) -> list[Section]:
             "admissions/s",
             "admission p99 ms",
             "callmeter CPU/wall",
-            "not admitted",
-            "charging errors",
+            "calls not admitted (all runs)",
+            "calls charged wrong (all runs)",
         ],
     )
     if problem is not None:
@@ -403,7 +403,7 @@ def run(options: Options) -> list[Section]:
         f"({count:,} calls, one block per {BLOCK_SECONDS / speed:g} real seconds each): the charge load of "
         f"{count * speed:,.0f} concurrent calls in real time. Block timers fire on the virtual clock while the "
         "events wait in callmeter's queue, so a backlog of events makes the meter charge blocks that start "
-        "after a call's hangup is already queued; those show as charging errors."
+        "after a call's hangup is already queued; those calls show as charged wrong."
     )
     section.notes.append(
         "A call that is not admitted (a FastAGI session that failed or timed out) is counted apart from the "
@@ -421,7 +421,7 @@ def run(options: Options) -> list[Section]:
         Goal(
             "every call admitted and charged exactly right",
             total_errors == 0 and total_refused == 0,
-            f"{total_refused} calls not admitted, {total_errors} charging errors over all runs",
+            f"{total_refused} calls not admitted, {total_errors} calls charged wrong over all runs",
         )
     )
     return [section]
@@ -438,6 +438,6 @@ def _profile(
     output.unlink(missing_ok=True)
     if spots:
         section.profile = [
-            f"py-spy on the callmeter process during one more {backend} run; share of non-idle samples:",
+            f"py-spy on the callmeter process during one more {backend} run; share of samples that were not waiting:",
             *format_hotspots(spots),
         ]

@@ -80,8 +80,20 @@ def _short(frame: str) -> str:
     return f"{Path(match['file']).name}:{match['function']}"
 
 
+# Leaf functions where a thread waits: on a socket, or for work in a pool.
+_WAITS = (":select", ":poll", "threading.py:Condition.wait", "threading.py:Event.wait", "queue.py:Queue.get")
+
+
+def _waiting(function: str) -> bool:
+    return function.endswith(_WAITS)
+
+
 def hotspots(raw: Path, top: int = 10, skip_idle: bool = True) -> list[Hotspot]:
-    """Summarise py-spy raw output: the functions with the most samples of their own."""
+    """Summarise py-spy raw output: the functions with the most samples of their own.
+
+    With ``skip_idle``, samples of threads waiting on a socket or for work
+    are left out, so the shares are of the time spent working.
+    """
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
@@ -90,7 +102,7 @@ def hotspots(raw: Path, top: int = 10, skip_idle: bool = True) -> list[Hotspot]:
         if not stack or not count_text.isdigit():
             continue
         frames = [_short(frame) for frame in stack.split(";")]
-        if skip_idle and frames and ("select" in frames[-1] or frames[-1].endswith(":poll")):
+        if skip_idle and frames and _waiting(frames[-1]):
             continue
         count = int(count_text)
         total += count
