@@ -74,6 +74,10 @@ EARLY_EVENTS_PER_CHANNEL = 32
 EARLY_CHANNELS = 1_000
 # How long a timer waits for the AMI link before it checks its call again.
 LINK_WAIT_SECONDS = 30.0
+# A failed CoreShowChannels is tried this often, this many real seconds apart.
+# Events wait meanwhile, so the tries stay few and short.
+RESYNC_ATTEMPTS = 3
+RESYNC_RETRY_SECONDS = 1.0
 # Delay before a failed cutoff is tried again.
 CUTOFF_RETRY_SECONDS = 1.0
 
@@ -198,19 +202,31 @@ class Meter:
 
     async def on_connected(self) -> None:
         """Resync the open calls with CoreShowChannels after every login."""
-        snapshot: list[Message] | None = None
-        if self.pbx is not None:
-            try:
-                snapshot = await self.pbx.core_show_channels()
-            except (CallmeterError, OSError, TimeoutError) as error:
-                log.error("metering.resync_failed", error=str(error))
+        snapshot = await self._snapshot()
         if snapshot is not None:
             await self.resync(snapshot)
-        self._blind_since = None
+            self._blind_since = None
+        # Without a snapshot the link-down instant is kept, so the resync after
+        # the next login still closes vanished calls at the first outage.
+        # TODO: a call that vanished stays open until that next login when every
+        # resync attempt of this one failed.
         self._link_up.set()
         async with self._lock:
             for call in list(self._calls.values()):
                 await self._catch_up(call)
+
+    async def _snapshot(self) -> list[Message] | None:
+        """Read CoreShowChannels, trying a few times; None when there is no PBX or every try failed."""
+        if self.pbx is None:
+            return None
+        for attempt in range(1, RESYNC_ATTEMPTS + 1):
+            try:
+                return await self.pbx.core_show_channels()
+            except (CallmeterError, OSError, TimeoutError) as error:
+                log.error("metering.resync_failed", attempt=attempt, error=str(error))
+            if attempt < RESYNC_ATTEMPTS:
+                await asyncio.sleep(RESYNC_RETRY_SECONDS)
+        return None
 
     async def resync(self, snapshot: list[Message]) -> None:
         """Reconcile the open calls with the live channels of a CoreShowChannels list."""

@@ -12,11 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+import api
 from callmeter.db import Database
 from callmeter.tokens import service as tokens
 
 # A hang guard only: the server normally prints its address within a second or two.
 START_TIMEOUT_SECONDS = 60
+
+# The subprocess imports the same source tree as this test run.
+SOURCE_ROOT = Path(api.__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -27,7 +31,12 @@ def served(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
         token, _ = tokens.create(session, "balie", "read")
     database.dispose()
 
-    environment = {**os.environ, "CALLMETER_DATABASE_URL": sqlite_url, "COLUMNS": "200"}
+    environment = {
+        **os.environ,
+        "CALLMETER_DATABASE_URL": sqlite_url,
+        "COLUMNS": "200",
+        "PYTHONPATH": str(SOURCE_ROOT),
+    }
     process = subprocess.Popen(
         [sys.executable, "-c", "from callmeter.cli import main; main()", "api", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -62,7 +71,11 @@ def test_serves_balance_and_rejects_missing_token(served: tuple[str, str]) -> No
 
 
 def test_refuses_unmigrated_database(tmp_path: Path) -> None:
-    environment = {**os.environ, "CALLMETER_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    environment = {
+        **os.environ,
+        "CALLMETER_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+        "PYTHONPATH": str(SOURCE_ROOT),
+    }
 
     result = subprocess.run(
         [sys.executable, "-c", "from callmeter.cli import main; main()", "api", "--port", "0"],

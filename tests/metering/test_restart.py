@@ -83,15 +83,15 @@ async def _wait_for(condition: Callable[[], bool], guard_seconds: float = 20.0) 
     raise AssertionError("condition not reached within the hang guard")
 
 
-async def test_sigkill_mid_call_then_restart_meters_whole_call(sqlite_url: str, tmp_path: Path) -> None:
-    database = Database(sqlite_url)
+async def test_sigkill_mid_call_then_restart_meters_whole_call(database_url: str, tmp_path: Path) -> None:
+    database = Database(database_url)
     add_customer(database, "HD-1001", "+31612345678", credit_cents=100_000)
     secret = secrets.token_hex(8)
     server = AmiServer(username="callmeter", secret=secret, clock=VirtualClock(1.0))
     await server.start()
     agi_port = _free_port()
     pbx = SimulatedPbx(server, fastagi_admitter("127.0.0.1", agi_port))
-    config = _config(tmp_path, sqlite_url, server.port, agi_port, secret)
+    config = _config(tmp_path, database_url, server.port, agi_port, secret)
 
     try:
         with _callmeter_run(config) as start:

@@ -69,36 +69,37 @@ async def test_link_drop_mid_call_charges_missed_block_once(db: Database) -> Non
     settings = harness_settings()
     add_customer(db, "HD-1001", "+31612345678", credit_cents=10_000)
 
-    async with simulated_callmeter(db, settings) as harness:
+    async with simulated_callmeter(db, settings, speed=40.0) as harness:
         scenario = asyncio.create_task(
-            play_scenario(harness.pbx, [CallSpec("0612345678", "Jan Jansen", answer_seconds=1, talk_seconds=100)])
+            play_scenario(harness.pbx, [CallSpec("0612345678", "Jan Jansen", answer_seconds=1, talk_seconds=140)])
         )
         await _wait_for(lambda: _answered(harness))
         await harness.virtual.sleep(35)
-        # Blind for about 2 real seconds (40 s of virtual time), across the start of block 2 at 60 s.
-        await _outage(harness, real_seconds=2.0)
+        # Blind for about 1 real second (40 s of virtual time), across the start of block 2 at 60 s.
+        # The call talks on for 60 s of virtual time after that, so its Hangup arrives on the new link.
+        await _outage(harness, real_seconds=1.0)
         await asyncio.wait_for(scenario, HANG_GUARD_SECONDS)
         await harness.meter.wait_idle(HANG_GUARD_SECONDS)
 
     call = _only_call(db)
     assert call.end_estimated is False
-    assert abs(call.metered_ms - 100_000) <= 50
-    assert call.blocks_charged == 4
-    assert _charge_keys(db) == [f"charge:{call.uniqueid}:{n}" for n in range(4)]
+    assert abs(call.metered_ms - 140_000) <= 50
+    assert call.blocks_charged == 5
+    assert _charge_keys(db) == [f"charge:{call.uniqueid}:{n}" for n in range(5)]
 
 
 async def test_call_vanished_during_outage_flagged_and_released(db: Database) -> None:
     settings = harness_settings()
     customer_id = add_customer(db, "HD-1001", "+31612345678", credit_cents=10_000)
 
-    async with simulated_callmeter(db, settings) as harness:
+    async with simulated_callmeter(db, settings, speed=40.0) as harness:
         scenario = asyncio.create_task(
             play_scenario(harness.pbx, [CallSpec("0612345678", "Jan Jansen", answer_seconds=1, talk_seconds=40)])
         )
         await _wait_for(lambda: _answered(harness))
         await harness.virtual.sleep(10)
-        # Blind for about 3 real seconds (60 s of virtual time): the call ends unseen at 40 s.
-        await _outage(harness, real_seconds=3.0)
+        # Blind for about 1.5 real seconds (60 s of virtual time): the call ends unseen at 40 s.
+        await _outage(harness, real_seconds=1.5)
         await asyncio.wait_for(scenario, HANG_GUARD_SECONDS)
         await harness.meter.wait_idle(HANG_GUARD_SECONDS)
 

@@ -100,3 +100,20 @@ async def test_contract_call_recorded_without_ledger_charge(db: Database) -> Non
     assert usage == [(0, 750, None), (1, 750, None)]
     assert call.charged_cents == 1500
     assert _entries(db, customer_id) == []
+
+
+async def test_transfer_gap_stays_metered(db: Database) -> None:
+    settings = harness_settings()
+    add_customer(db, "HD-1003", "+31201112233", credit_cents=10_000)
+
+    async with simulated_callmeter(db, settings) as harness:
+        [outcome] = await play_scenario(
+            harness.pbx,
+            [CallSpec("0201112233", "Klaas Klaassen", answer_seconds=1, talk_seconds=40, transfer_after_seconds=10)],
+        )
+        await harness.meter.wait_idle(HANG_GUARD_SECONDS)
+
+    [call] = _calls(db)
+    assert outcome.transfers == 1
+    assert abs(call.metered_ms - 40_000) <= 50
+    assert call.blocks_charged == 2
