@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.dependencies import ApiContext
-from api.problems import Problem, install_handlers
+from api.problems import Problem, install_handlers, problem_responses
 from api.routers import calls, customers, ledger, lookup, system
 from api.web import router as web_router
 from callmeter.db import Database
@@ -23,7 +23,8 @@ from callmeter.tariffs import Tariff
 
 DESCRIPTION = """\
 The staff API of callmeter, which meters paid telephone support on the
-helpdesk line 038-7370296 and deducts prepaid credit in 5-minute blocks.
+helpdesk line 038-7370296 and deducts prepaid credit in blocks of
+5 minutes (by default).
 
 **Authentication.** Every request needs a staff token in the header
 `Authorization: Bearer <token>`. Create one with
@@ -82,7 +83,7 @@ def app_factory() -> FastAPI:
 
 
 def _document_problems(app: FastAPI) -> None:
-    """Add the Problem schema that the error responses of every operation refer to."""
+    """Add the Problem schema that error responses refer to, and a 503 to every operation."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -96,6 +97,9 @@ def _document_problems(app: FastAPI) -> None:
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(problem.pop("$defs", {}))
             schemas["Problem"] = problem
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation["responses"].setdefault("503", problem_responses(503)[503])
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
@@ -57,6 +58,10 @@ i18n.register(
         "api.body_unreadable": {
             "nl": "de body kan niet worden gelezen; stuur geldige JSON met gewone getallen",
             "en": "the body cannot be read; send valid JSON with ordinary numbers",
+        },
+        "api.database_unavailable": {
+            "nl": "De database is niet bereikbaar. Probeer het later opnieuw; de fout is gelogd.",
+            "en": "The database cannot be reached. Try again later; the error was logged.",
         },
         "api.validation": {"nl": "Ongeldige invoer: {details}", "en": "Invalid input: {details}"},
         "validation.item": {"nl": "{field} = {value}: {reason}", "en": "{field} = {value}: {reason}"},
@@ -116,6 +121,13 @@ _MONEY_REASONS: Final[dict[tuple[str, str], tuple[str, str]]] = {
         "give a whole number of cents, such as 1250; a decimal is rejected",
     ),
 }
+
+
+class DatabaseUnavailable(CallmeterError):
+    """The database refused the connection or the query timed out."""
+
+    code = "database_unavailable"
+    http_status = 503
 
 
 class FieldProblem(BaseModel):
@@ -282,6 +294,13 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    """Answer 503 when the database is down, so clients retry instead of reporting a bug."""
+    assert isinstance(error, OperationalError)
+    log.warning("api.database_unavailable", path=request.url.path, error=str(error.orig))
+    return await _callmeter_error(request, DatabaseUnavailable("api.database_unavailable"))
+
+
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     log.exception("api.unexpected_error", path=request.url.path, method=request.method)
     language = request_language(request)
@@ -292,6 +311,7 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CallmeterError, _callmeter_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
@@ -303,7 +323,7 @@ _DESCRIPTIONS: Final[dict[int, str]] = {
     404: "The customer, entry or call does not exist.",
     409: "Conflict: a duplicate, or an idempotency key reused with other content.",
     422: "Invalid input: the response names the field and the value.",
-    503: "A dependency is down.",
+    503: "The database cannot be reached.",
 }
 
 

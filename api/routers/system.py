@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.convert import local_or_none
 from api.dependencies import Caller, Context, authenticate_unless_open
-from api.problems import problem_responses
+from api.problems import PROBLEM_MEDIA_TYPE, problem_responses
 from api.queries import count_active_calls, count_open_reservations
 from api.schemas import HealthOut
 from callmeter.metrics import ACTIVE_CALLS, OPEN_RESERVATIONS, REGISTRY
@@ -40,7 +40,14 @@ HealthCaller = Annotated[Caller | None, Depends(authenticate_unless_open)]
     ),
     response_model=HealthOut,
     responses={
-        503: {"model": HealthOut, "description": "The database fails or the AMI link is down."},
+        503: {
+            "model": HealthOut,
+            "description": (
+                "The database fails or the AMI link is down. When the token cannot be checked because the "
+                "database is down, the body is a problem document instead."
+            ),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        },
         **problem_responses(401),
     },
 )

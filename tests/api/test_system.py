@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import app_factory
+from api.app import app_factory, create_app
 from callmeter.db import Database
 from callmeter.errors import SchemaOutdated
 from callmeter.settings import ApiSettings, Settings
@@ -138,3 +138,19 @@ class TestAppFactory:
 
         with pytest.raises(SchemaOutdated):
             app_factory()
+
+
+class TestDatabaseDown:
+    def test_unreachable_database_is_503(self, tmp_path: Path) -> None:
+        database = Database(f"sqlite:///{tmp_path / 'missing' / 'callmeter.db'}")
+        client = TestClient(create_app(Settings(api=ApiSettings(open_health=True)), database))
+
+        health = client.get("/health")
+        customers = client.get("/customers", headers={"Authorization": "Bearer cm_x"})
+
+        assert health.status_code == 503
+        assert health.json()["database"] == "error"
+        assert customers.status_code == 503
+        assert customers.headers["content-type"] == "application/problem+json"
+        assert customers.json()["code"] == "database_unavailable"
+        assert customers.json()["detail"].startswith("De database is niet bereikbaar")
