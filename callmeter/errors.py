@@ -20,6 +20,7 @@ place; the CLI exits with code 2 for every ``CallmeterError``.
     ├── Conflict
     │   ├── DuplicateCustomer
     │   ├── DuplicateNumber
+    │   ├── DuplicateInvoice
     │   └── IdempotencyConflict
     ├── InsufficientCredit
     └── SchemaOutdated
@@ -128,6 +129,10 @@ class DuplicateNumber(Conflict):
 
 class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
+
+
+class DuplicateInvoice(Conflict):
+    code = "duplicate_invoice"
 
 
 class InsufficientCredit(CallmeterError):

@@ -28,6 +28,7 @@ from callmeter import i18n
 from callmeter.clock import ensure_utc
 from callmeter.db.models import Call, Customer, LedgerEntry, Reservation
 from callmeter.errors import (
+    DuplicateInvoice,
     IdempotencyConflict,
     InsufficientCredit,
     InvalidAmount,
@@ -48,6 +49,18 @@ MAX_REASON_LENGTH = 1000
 
 i18n.register(
     {
+        "error.duplicate_invoice": {
+            "nl": (
+                "Factuur {reference!r} is al opgewaardeerd (boeking #{entry_id} bij {helpdesk_id}). "
+                "Een factuur wordt één keer geboekt; geef een deelbetaling een eigen kenmerk, "
+                "zoals {reference}-2."
+            ),
+            "en": (
+                "Invoice {reference!r} was already credited (entry #{entry_id} for {helpdesk_id}). "
+                "An invoice is booked once; give a partial payment its own reference, "
+                "such as {reference}-2."
+            ),
+        },
         "error.idempotency_conflict": {
             "nl": (
                 "Sleutel {key!r} is al gebruikt voor een andere boeking (#{entry_id}): "
@@ -244,6 +257,7 @@ def top_up(
     key = f"topup:{_check_key(idempotency_key)}"
 
     customer = lock_customer(session, customer_id)
+    _refuse_invoice_booked_before(session, checked_reference, key)
     entry, created = _post(
         session,
         LedgerEntry(
@@ -265,6 +279,31 @@ def top_up(
             entry_id=entry.id,
         )
     return entry, created
+
+
+def _refuse_invoice_booked_before(session: Session, reference: str, key: str) -> None:
+    """Raise DuplicateInvoice when another top-up already credited this invoice reference.
+
+    A paid invoice is credited once. A retry with the same idempotency key is
+    not a second booking, so it passes here and _post returns the first entry.
+    """
+    earlier = session.scalar(
+        select(LedgerEntry)
+        .where(
+            LedgerEntry.kind == "topup",
+            LedgerEntry.reference == reference,
+            LedgerEntry.idempotency_key != key,
+        )
+        .limit(1)
+    )
+    if earlier is not None:
+        owner = session.get(Customer, earlier.customer_id)
+        raise DuplicateInvoice(
+            "error.duplicate_invoice",
+            reference=reference,
+            entry_id=earlier.id,
+            helpdesk_id=owner.helpdesk_id if owner is not None else "?",
+        )
 
 
 def reserve(session: Session, call: Call, amount_cents: int, at: datetime) -> Reservation:

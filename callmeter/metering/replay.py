@@ -149,8 +149,9 @@ def _set_up(database: Database, replay_customers: list[ReplayCustomer], at: date
                                             customer.plan)
             customers.add_number(session, customer.helpdesk_id, customer.number)
             if customer.credit_cents > 0:
-                ledger.top_up(session, row.id, customer.credit_cents, "replay", f"replay:{customer.helpdesk_id}",
-                              "replay", at)
+                reference = f"replay-{customer.helpdesk_id}"
+                key = f"replay:{customer.helpdesk_id}"
+                ledger.top_up(session, row.id, customer.credit_cents, reference, key, "replay", at)
 
 
 def _results(database: Database) -> list[ReplayedCall]:

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from callmeter.customers import service as customers
 from callmeter.db import Database
 from callmeter.db.models import LedgerEntry, Reservation
 from callmeter.errors import (
@@ -243,3 +244,21 @@ def test_sqlite_uses_wal_and_foreign_keys(sqlite_url: str) -> None:
     database.dispose()
     assert journal_mode == "wal"
     assert foreign_keys == 1
+
+
+def test_invoice_credited_once_across_keys(db: Database) -> None:
+    from callmeter.errors import DuplicateInvoice
+
+    with db.write() as session:
+        first = customers.create_customer(session, "HD-2001", "Eerste", "prepaid")
+        second = customers.create_customer(session, "HD-2002", "Tweede", "prepaid")
+        ledger.top_up(session, first.id, 5000, "F2026-0042", "key-a", "test", AT)
+
+    for customer_id, key in ((first.id, "key-b"), (second.id, "key-c")):
+        with pytest.raises(DuplicateInvoice) as raised, db.write() as session:
+            ledger.top_up(session, customer_id, 1000, "F2026-0042", key, "test", AT)
+        assert "F2026-0042" in raised.value.message("nl")
+
+    with db.read() as session:
+        assert ledger.balance_cents(session, first.id) == 5000
+        assert ledger.balance_cents(session, second.id) == 0

@@ -61,7 +61,7 @@ def machine_for(fresh_database: FreshDatabase) -> type[RuleBasedStateMachine]:
         def top_up(self, cents: int) -> None:
             key = f"k{self._next()}"
             with self.db.write() as session:
-                entry, created = ledger.top_up(session, self.customer_id, cents, "F1", key, "test", AT)
+                entry, created = ledger.top_up(session, self.customer_id, cents, f"F-{key}", key, "test", AT)
             assert created
             self.entry_ids.append(entry.id)
             self.balance_cents += cents
@@ -76,8 +76,9 @@ def machine_for(fresh_database: FreshDatabase) -> type[RuleBasedStateMachine]:
                 if first.kind != "topup":
                     return
                 key = first.idempotency_key.removeprefix("topup:")
+                assert first.reference is not None
                 _, created = ledger.top_up(
-                    session, self.customer_id, first.amount_cents, "F1", key, "test", AT
+                    session, self.customer_id, first.amount_cents, first.reference, key, "test", AT
                 )
             assert not created
 
