@@ -33,6 +33,11 @@ def text(message_id: str, language: str = DEFAULT_LANGUAGE, **params: object) ->
     return texts[chosen].format(**params)
 
 
+def has(message_id: str) -> bool:
+    """Tell whether a message id is registered."""
+    return message_id in _catalogue
+
+
 def parse_language(value: str | None) -> Language:
     """Map a language setting or option to a supported language."""
     if value is None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from callmeter import i18n
@@ -23,6 +24,7 @@ from callmeter.cli.common import (
     settings_and_language,
 )
 from callmeter.errors import CallmeterError, InvalidInput
+from callmeter.money import format_cents
 
 i18n.register(
     {
@@ -31,7 +33,7 @@ i18n.register(
         "replay.verdict": {"nl": "Oordeel", "en": "Verdict"},
         "replay.metered": {"nl": "Gemeten (s)", "en": "Metered (s)"},
         "replay.blocks": {"nl": "Blokken", "en": "Blocks"},
-        "replay.charged": {"nl": "Afgeschreven (cent)", "en": "Charged (cents)"},
+        "replay.charged": {"nl": "Afgeschreven", "en": "Charged"},
         "replay.none": {"nl": "De opname bevat geen gesprekken.", "en": "The recording holds no calls."},
         "error.replay_speed_invalid": {
             "nl": "Ongeldige snelheid {value!r}: geef een getal groter dan 0 en hoogstens 10000.",
@@ -113,12 +115,23 @@ def replay(
     if not results:
         console.print(i18n.text("replay.none", language))
         return
-    table = Table()
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for key in ("uniqueid", "caller", "verdict", "metered", "blocks", "charged"):
-        table.add_column(i18n.text(f"replay.{key}", language), no_wrap=True)
+        justify = "right" if key in ("metered", "blocks", "charged") else "left"
+        # The uniqueid and the number are looked up elsewhere, so they are never cut.
+        no_wrap = key in ("uniqueid", "caller")
+        table.add_column(
+            i18n.text(f"replay.{key}", language), justify=justify, no_wrap=no_wrap  # type: ignore[arg-type]
+        )
     for call in results:
+        verdict_id = f"simulate.verdict.{call.verdict}"
+        metered = f"{call.metered_seconds:.3f}"
         table.add_row(
-            call.uniqueid, call.caller, call.verdict, f"{call.metered_seconds:.3f}", str(call.blocks),
-            str(call.charged_cents),
+            call.uniqueid,
+            call.caller,
+            i18n.text(verdict_id, language) if i18n.has(verdict_id) else call.verdict,
+            metered if language == "en" else metered.replace(".", ","),
+            str(call.blocks),
+            format_cents(call.charged_cents, language),
         )
     console.print(table)

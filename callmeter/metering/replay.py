@@ -33,7 +33,7 @@ from callmeter.db.models import Call
 from callmeter.errors import InvalidInput
 from callmeter.ledger import service as ledger
 from callmeter.metering.meter import Meter
-from callmeter.metering.recording import read_lines, recording_start
+from callmeter.metering.recording import RecordedLine, read_lines, recording_start
 from callmeter.settings import AmiSettings, FastAgiSettings, Settings
 from callmeter.simulator.agi_client import load_recorded_sessions
 from callmeter.simulator.ami_server import AmiServer
@@ -53,6 +53,18 @@ i18n.register(
             "plan en credit_cents.",
             "en": "Customer file {path} is invalid: {reason}. Expected a list of helpdesk_id, number, plan "
             "and credit_cents.",
+        },
+        "error.replay_unreadable": {
+            "nl": "{path} is geen opname: elke regel moet een JSON-object met t, dir en raw zijn.",
+            "en": "{path} is not a recording: every line must be a JSON object with t, dir and raw.",
+        },
+        "error.replay_not_agi": {
+            "nl": "{path} is geen FastAGI-opname: geef eerst NAAM.agi.jsonl en dan NAAM.ami.jsonl.",
+            "en": "{path} is not a FastAGI recording: give NAME.agi.jsonl first, then NAME.ami.jsonl.",
+        },
+        "error.replay_not_ami": {
+            "nl": "{path} is geen AMI-opname: geef eerst NAAM.agi.jsonl en dan NAAM.ami.jsonl.",
+            "en": "{path} is not an AMI recording: give NAME.agi.jsonl first, then NAME.ami.jsonl.",
         },
         "error.replay_timeout": {
             "nl": "De opname {path} is niet binnen {seconds:g} s afgespeeld.",
@@ -171,6 +183,23 @@ def _results(database: Database) -> list[ReplayedCall]:
     return sorted(results, key=lambda call: float(call.uniqueid) if call.uniqueid[:1].isdigit() else 0.0)
 
 
+def _read(path: Path) -> list[RecordedLine]:
+    """Read a recording, turning a line that is not a recording line into InvalidInput."""
+    try:
+        return read_lines(path)
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise InvalidInput("error.replay_unreadable", path=path) from None
+
+
+def _check_kind(agi_path: Path, ami_path: Path, ami_lines: list[RecordedLine]) -> None:
+    """Reject files that are not an AGI and an AMI recording, in that order."""
+    agi_lines = _read(agi_path)
+    if not any(line.incoming and line.raw.startswith("agi_") for line in agi_lines):
+        raise InvalidInput("error.replay_not_agi", path=agi_path)
+    if not any(line.incoming and line.raw.startswith(("Event:", "Asterisk Call Manager")) for line in ami_lines):
+        raise InvalidInput("error.replay_not_ami", path=ami_path)
+
+
 async def replay_recording(
     agi_path: Path,
     ami_path: Path,
@@ -181,7 +210,8 @@ async def replay_recording(
     for path in (agi_path, ami_path):
         if not path.is_file():
             raise InvalidInput("error.replay_file_missing", path=path)
-    lines = read_lines(ami_path)
+    lines = _read(ami_path)
+    _check_kind(agi_path, ami_path, lines)
     start_epoch = recording_start(lines)
     timestamped = any("\r\nTimestamp: " in line.raw for line in lines if line.incoming)
     speed = speed or (TIMESTAMPED_SPEED if timestamped else ARRIVAL_TIMED_SPEED)
