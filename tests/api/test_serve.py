@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -71,9 +72,13 @@ def test_serves_balance_and_rejects_missing_token(served: tuple[str, str]) -> No
 
 
 def test_refuses_unmigrated_database(tmp_path: Path) -> None:
+    # Tables without a migration revision; an empty file would get the schema created.
+    path = tmp_path / "unmigrated.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
     environment = {
         **os.environ,
-        "CALLMETER_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+        "CALLMETER_DATABASE_URL": f"sqlite:///{path}",
         "PYTHONPATH": str(SOURCE_ROOT),
     }
 
