@@ -16,6 +16,8 @@ How it works:
   It also calls ``on_connected`` after each login, before any event of the
   new link, and ``on_disconnected`` after the last event of the lost link.
   A handler that raises is logged with its traceback, and the stream goes on.
+  :meth:`AmiClient.drained` tells whether every event read so far has been
+  handled, so the meter can hold a block charge while events still wait.
 - ``on_disconnected`` gets the epoch time the link was lost: the time of
   the last frame read when the loss showed as a missing Pong, else the time
   the loss was noticed. :meth:`AmiClient.close` does not call it.
@@ -137,6 +139,7 @@ class AmiClient:
         self._connected = asyncio.Event()
         self._closing = asyncio.Event()
         self._reader_waiting = False
+        self._delivering = False
         self.attempts = 0  # reconnection attempts since the last successful login
 
     # -- lifecycle -----------------------------------------------------------
@@ -144,6 +147,15 @@ class AmiClient:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def queued(self) -> int:
+        """Count the events and markers read but not yet handed to the handlers."""
+        return self._queue.qsize()
+
+    def drained(self) -> bool:
+        """Tell whether every item read so far has been handled: the queue is empty and no handler runs."""
+        return not self._delivering and self._queue.empty()
 
     async def wait_connected(self, timeout: float) -> None:  # noqa: ASYNC109 (fixed interface)
         """Wait until logged in; raise AmiUnavailable after ``timeout`` seconds."""
@@ -415,7 +427,11 @@ class AmiClient:
             item = await self._queue.get()
             if isinstance(item, _Stop):
                 return
-            await self._deliver(item)
+            self._delivering = True
+            try:
+                await self._deliver(item)
+            finally:
+                self._delivering = False
 
     async def _deliver(self, item: _QueueItem) -> None:
         try:
