@@ -57,6 +57,8 @@ DisconnectedHandler = Callable[[float], Awaitable[None]]
 # Events waiting for the handler. A call produces about 50 events, so this
 # buffers the traffic of many concurrent calls. When it is full, reading pauses.
 EVENT_QUEUE_SIZE = 10_000
+# Least real seconds between two backpressure warnings.
+BACKPRESSURE_LOG_SECONDS = 10.0
 
 
 class _LinkLost(Exception):
@@ -140,6 +142,8 @@ class AmiClient:
         self._closing = asyncio.Event()
         self._reader_waiting = False
         self._delivering = False
+        self._backpressure_logged_at = -BACKPRESSURE_LOG_SECONDS
+        self._backpressure_waits = 0
         self.attempts = 0  # reconnection attempts since the last successful login
 
     # -- lifecycle -----------------------------------------------------------
@@ -343,18 +347,24 @@ class AmiClient:
         self._lists.clear()
 
     async def _dispatch(self, link: _Link, message: Message) -> None:
-        action_id = message.action_id
-        if message.event is None and message.response is not None and action_id is not None:
-            await self._resolve_response(link, action_id, message)
+        event = message.event
+        if event is None:
+            action_id = message.action_id
+            if message.response is not None and action_id is not None:
+                await self._resolve_response(link, action_id, message)
+            elif action_id is not None and action_id in self._lists:
+                self._collect_list_item(action_id, message)
+            else:
+                log.warning("ami.unmatched_response", action_id=action_id, response=message.response)
             return
-        if action_id is not None and action_id in self._lists:
-            self._collect_list_item(action_id, message)
-            return
-        if message.event is None:
-            log.warning("ami.unmatched_response", action_id=action_id, response=message.response)
-            return
+        # Only list items carry an ActionID among events, so plain events skip the lookup.
+        if self._lists:
+            action_id = message.action_id
+            if action_id is not None and action_id in self._lists:
+                self._collect_list_item(action_id, message)
+                return
         await self._enqueue(message)
-        if message.event.lower() == "shutdown":
+        if event.lower() == "shutdown":
             raise _LinkLost(f"Asterisk shut down ({message.get('Shutdown', 'unknown')})")
 
     async def _resolve_response(self, link: _Link, action_id: str, message: Message) -> None:
@@ -390,7 +400,14 @@ class AmiClient:
     async def _enqueue(self, item: _QueueItem) -> None:
         if self._queue.full():
             self._reader_waiting = True
-            log.warning("ami.backpressure", queued=self._queue.qsize())
+            # Under steady backpressure the queue is full at nearly every frame,
+            # so the warning is logged at most every BACKPRESSURE_LOG_SECONDS.
+            self._backpressure_waits += 1
+            now = time.monotonic()
+            if now - self._backpressure_logged_at >= BACKPRESSURE_LOG_SECONDS:
+                log.warning("ami.backpressure", queued=self._queue.qsize(), waits=self._backpressure_waits)
+                self._backpressure_logged_at = now
+                self._backpressure_waits = 0
         try:
             await self._queue.put(item)
         finally:

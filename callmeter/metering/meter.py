@@ -45,6 +45,7 @@ from callmeter.metering import store
 from callmeter.metering.call import MeteredCall
 from callmeter.metering.events import (
     CALL_EVENTS,
+    IGNORED_EVENTS,
     cdr_billable_seconds,
     cdr_fingerprint,
     cdr_raw,
@@ -351,6 +352,8 @@ class Meter:
     async def on_event(self, message: Message) -> None:
         """Apply one AMI event."""
         name = event_name(message)
+        if name in IGNORED_EVENTS:
+            return
         at = event_datetime(message)
         if self._last_event_at is None or at > self._last_event_at:
             self._last_event_at = at
