@@ -95,6 +95,7 @@ class Service:
             clock=lambda: clock.utc_now().timestamp(),
         )
         self.meter.pbx = self.ami
+        self.meter.event_source = self.ami
         self.fastagi = FastAgiServer(
             self.settings, self.database, status=self.status, on_admitted=self.meter.on_admitted
         )

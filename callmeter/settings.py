@@ -167,6 +167,10 @@ class ApiSettings(_Section):
 
 class MeteringSettings(_Section):
     cutoff_slack_seconds: float = Field(default=2.0, ge=0, le=60)
+    # A block timer charges a block this long after the block starts, so that a
+    # Hangup sent just before the start, still on the network or in the PBX's
+    # output, reaches the meter first. One second covers a loaded LAN and PBX.
+    charge_settle_seconds: float = Field(default=1.0, ge=0, le=60)
     credit_exhausted_context: str = "callmeter-credit-exhausted"
     credit_exhausted_extension: str = "s"
     credit_exhausted_priority: int = Field(default=1, ge=1)

@@ -123,7 +123,8 @@ def _admit_once(session: Session, tariff: Tariff, request: CallRequest, at: date
         # Serialise admissions of one customer before reading its credit, so two calls
         # can never both reserve the same money.
         ledger.lock_customer(session, customer.id)
-    decision = evaluate(session, tariff, request.caller_raw, request.presentation, at)
+    found = (e164, customer) if e164 is not None else None
+    decision = evaluate(session, tariff, request.caller_raw, request.presentation, at, found=found)
 
     call = Call(
         uniqueid=request.uniqueid,

@@ -300,17 +300,23 @@ def evaluate(
     caller_number: str | None,
     presentation_values: Presentation,
     at: datetime,
+    *,
+    found: tuple[str, Customer | None] | None = None,
 ) -> Decision:
     """Decide the verdict for a caller at an instant, reading but never writing the database.
 
     The available credit is the balance minus every open reservation of the
     customer, so call this before reserving for the call being admitted.
+    ``found`` is a number lookup the caller made already in this session: an
+    E.164 number and its customer. It is used only when the number matches.
     """
     raw = (caller_number or "").strip()
     hidden = presentation_values.hidden_detail()
     withheld = hidden is not None or is_withheld_number(raw)
     e164 = None if withheld else try_normalise(raw)
-    customer = find_by_number(session, e164) if e164 is not None else None
+    customer: Customer | None = None
+    if e164 is not None:
+        customer = found[1] if found is not None and found[0] == e164 else find_by_number(session, e164)
 
     if not tariff.is_open(at):
         return _refusal("closed", _closed_reasons(tariff, at, customer, e164), customer, e164)

@@ -16,6 +16,8 @@ How it works:
   It also calls ``on_connected`` after each login, before any event of the
   new link, and ``on_disconnected`` after the last event of the lost link.
   A handler that raises is logged with its traceback, and the stream goes on.
+  :meth:`AmiClient.drained` tells whether every event read so far has been
+  handled, so the meter can hold a block charge while events still wait.
 - ``on_disconnected`` gets the epoch time the link was lost: the time of
   the last frame read when the loss showed as a missing Pong, else the time
   the loss was noticed. :meth:`AmiClient.close` does not call it.
@@ -55,6 +57,8 @@ DisconnectedHandler = Callable[[float], Awaitable[None]]
 # Events waiting for the handler. A call produces about 50 events, so this
 # buffers the traffic of many concurrent calls. When it is full, reading pauses.
 EVENT_QUEUE_SIZE = 10_000
+# Least real seconds between two backpressure warnings.
+BACKPRESSURE_LOG_SECONDS = 10.0
 
 
 class _LinkLost(Exception):
@@ -137,6 +141,9 @@ class AmiClient:
         self._connected = asyncio.Event()
         self._closing = asyncio.Event()
         self._reader_waiting = False
+        self._delivering = False
+        self._backpressure_logged_at = -BACKPRESSURE_LOG_SECONDS
+        self._backpressure_waits = 0
         self.attempts = 0  # reconnection attempts since the last successful login
 
     # -- lifecycle -----------------------------------------------------------
@@ -144,6 +151,15 @@ class AmiClient:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def queued(self) -> int:
+        """Count the events and markers read but not yet handed to the handlers."""
+        return self._queue.qsize()
+
+    def drained(self) -> bool:
+        """Tell whether every item read so far has been handled: the queue is empty and no handler runs."""
+        return not self._delivering and self._queue.empty()
 
     async def wait_connected(self, timeout: float) -> None:  # noqa: ASYNC109 (fixed interface)
         """Wait until logged in; raise AmiUnavailable after ``timeout`` seconds."""
@@ -331,18 +347,24 @@ class AmiClient:
         self._lists.clear()
 
     async def _dispatch(self, link: _Link, message: Message) -> None:
-        action_id = message.action_id
-        if message.event is None and message.response is not None and action_id is not None:
-            await self._resolve_response(link, action_id, message)
+        event = message.event
+        if event is None:
+            action_id = message.action_id
+            if message.response is not None and action_id is not None:
+                await self._resolve_response(link, action_id, message)
+            elif action_id is not None and action_id in self._lists:
+                self._collect_list_item(action_id, message)
+            else:
+                log.warning("ami.unmatched_response", action_id=action_id, response=message.response)
             return
-        if action_id is not None and action_id in self._lists:
-            self._collect_list_item(action_id, message)
-            return
-        if message.event is None:
-            log.warning("ami.unmatched_response", action_id=action_id, response=message.response)
-            return
+        # Only list items carry an ActionID among events, so plain events skip the lookup.
+        if self._lists:
+            action_id = message.action_id
+            if action_id is not None and action_id in self._lists:
+                self._collect_list_item(action_id, message)
+                return
         await self._enqueue(message)
-        if message.event.lower() == "shutdown":
+        if event.lower() == "shutdown":
             raise _LinkLost(f"Asterisk shut down ({message.get('Shutdown', 'unknown')})")
 
     async def _resolve_response(self, link: _Link, action_id: str, message: Message) -> None:
@@ -378,7 +400,14 @@ class AmiClient:
     async def _enqueue(self, item: _QueueItem) -> None:
         if self._queue.full():
             self._reader_waiting = True
-            log.warning("ami.backpressure", queued=self._queue.qsize())
+            # Under steady backpressure the queue is full at nearly every frame,
+            # so the warning is logged at most every BACKPRESSURE_LOG_SECONDS.
+            self._backpressure_waits += 1
+            now = time.monotonic()
+            if now - self._backpressure_logged_at >= BACKPRESSURE_LOG_SECONDS:
+                log.warning("ami.backpressure", queued=self._queue.qsize(), waits=self._backpressure_waits)
+                self._backpressure_logged_at = now
+                self._backpressure_waits = 0
         try:
             await self._queue.put(item)
         finally:
@@ -415,7 +444,11 @@ class AmiClient:
             item = await self._queue.get()
             if isinstance(item, _Stop):
                 return
-            await self._deliver(item)
+            self._delivering = True
+            try:
+                await self._deliver(item)
+            finally:
+                self._delivering = False
 
     async def _deliver(self, item: _QueueItem) -> None:
         try:

@@ -9,6 +9,7 @@ client and the simulated PBX read with :class:`FrameReader`.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 import structlog
 
@@ -24,6 +25,10 @@ LINE_END = b"\r\n"
 # garbage or an attack and is skipped.
 MAX_FRAME_BYTES = 64 * 1024
 
+# Bytes asked of the socket per read. A busy link delivers hundreds of frames
+# per read; a quiet one returns whatever has arrived.
+READ_CHUNK_BYTES = 256 * 1024
+
 # Older Asterisk versions respond to ``Command`` with ``Response: Follows`` and raw
 # output lines, closed by this marker instead of Output headers.
 # TODO: such output that contains a blank line is split into two frames; only
@@ -34,60 +39,99 @@ END_COMMAND = "--END COMMAND--"
 class FrameReader:
     """Read whole AMI frames from a StreamReader, skipping oversized ones.
 
-    Open the stream with ``limit=MAX_FRAME_BYTES`` so ``readuntil`` stops
-    buffering at that size. A frame that overruns the limit is discarded up
-    to its terminator and logged, and reading goes on with the next frame.
+    The reader takes large chunks and splits every whole frame in a chunk at
+    once, so a busy link costs one read per chunk, not one per frame. A
+    frame longer than ``max_frame_bytes`` is discarded up to its terminator
+    and logged, and reading goes on with the next frame. At most one partial
+    frame of up to ``max_frame_bytes`` is buffered.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        max_frame_bytes: int = MAX_FRAME_BYTES,
+        read_chunk_bytes: int = READ_CHUNK_BYTES,
+    ) -> None:
         self._reader = reader
         self._max_frame_bytes = max_frame_bytes
+        self._read_chunk_bytes = read_chunk_bytes
+        self._buffer = b""
+        self._frames: deque[bytes] = deque()
+        # Bytes of an oversized frame dropped so far, or None when no frame is being dropped.
+        self._discarded: int | None = None
         self.frames_skipped = 0
 
     async def read_line(self) -> bytes | None:
-        """Read one ``\\r\\n``-terminated line (the banner), or None at EOF."""
-        try:
-            line = await self._reader.readuntil(LINE_END)
-        except asyncio.IncompleteReadError:
-            return None
-        except asyncio.LimitOverrunError:
-            await self._discard_oversized(LINE_END)
-            return b""
-        return line[: -len(LINE_END)]
+        """Read one ``\\r\\n``-terminated line (the banner), or None at EOF; an oversized line gives b""."""
+        overrun = False
+        while True:
+            end = self._buffer.find(LINE_END)
+            if end >= 0:
+                line = self._buffer[:end]
+                self._buffer = self._buffer[end + len(LINE_END) :]
+                if overrun or len(line) > self._max_frame_bytes:
+                    self._log_skipped(end + len(LINE_END))
+                    return b""
+                return line
+            if len(self._buffer) > self._max_frame_bytes:
+                # Keep the last byte: it may be the CR of a CRLF split across reads.
+                overrun = True
+                self._buffer = self._buffer[-1:]
+            if not await self._fill():
+                return None
 
     async def read_frame(self) -> bytes | None:
         """Read the next whole frame without its terminator, or None at EOF."""
-        while True:
-            try:
-                frame = await self._reader.readuntil(TERMINATOR)
-            except asyncio.IncompleteReadError:
+        while not self._frames:
+            if not await self._fill():
+                if self._discarded is not None:
+                    self._log_skipped(self._discarded + len(self._buffer))
+                    self._discarded = None
                 return None
-            except asyncio.LimitOverrunError:
-                if not await self._discard_oversized(TERMINATOR):
-                    return None
-                continue
-            return frame[: -len(TERMINATOR)]
+            self._split()
+        return self._frames.popleft()
 
-    async def _discard_oversized(self, separator: bytes) -> bool:
-        """Drop bytes up to and including the next separator; False at EOF."""
-        discarded = 0
-        while True:
-            try:
-                tail = await self._reader.readuntil(separator)
-            except asyncio.LimitOverrunError as overrun:
-                # ``consumed`` bytes can go without cutting a separator in half.
-                chunk = await self._reader.read(max(overrun.consumed, 1))
-                discarded += len(chunk)
-                continue
-            except asyncio.IncompleteReadError as partial:
-                discarded += len(partial.partial)
-                self.frames_skipped += 1
-                log.warning("ami.frame_too_large", size_bytes=discarded, max_bytes=self._max_frame_bytes)
-                return False
-            discarded += len(tail)
-            self.frames_skipped += 1
-            log.warning("ami.frame_too_large", size_bytes=discarded, max_bytes=self._max_frame_bytes)
-            return True
+    async def _fill(self) -> bool:
+        chunk = await self._reader.read(self._read_chunk_bytes)
+        if not chunk:
+            return False
+        self._buffer = self._buffer + chunk if self._buffer else chunk
+        return True
+
+    def _split(self) -> None:
+        """Move every whole frame of the buffer to the frame queue, dropping oversized ones."""
+        buffer = self._buffer
+        if self._discarded is not None:
+            end = buffer.find(TERMINATOR)
+            if end < 0:
+                self._drop_partial(buffer)
+                return
+            self._log_skipped(self._discarded + end + len(TERMINATOR))
+            self._discarded = None
+            buffer = buffer[end + len(TERMINATOR) :]
+        parts = buffer.split(TERMINATOR)
+        rest = parts.pop()
+        for part in parts:
+            if len(part) > self._max_frame_bytes:
+                self._log_skipped(len(part) + len(TERMINATOR))
+            else:
+                self._frames.append(part)
+        if len(rest) > self._max_frame_bytes:
+            self._discarded = 0
+            self._drop_partial(rest)
+            return
+        self._buffer = rest
+
+    def _drop_partial(self, buffer: bytes) -> None:
+        # Keep the last bytes that could start a terminator split across reads.
+        keep = len(TERMINATOR) - 1
+        assert self._discarded is not None
+        self._discarded += max(0, len(buffer) - keep)
+        self._buffer = buffer[-keep:]
+
+    def _log_skipped(self, size_bytes: int) -> None:
+        self.frames_skipped += 1
+        log.warning("ami.frame_too_large", size_bytes=size_bytes, max_bytes=self._max_frame_bytes)
 
 
 def parse_frame(frame: bytes, received_at: float) -> Message | None:
@@ -102,10 +146,11 @@ def parse_frame(frame: bytes, received_at: float) -> Message | None:
     lines = text.split("\r\n")
     follows = lines[0].lower() == "response: follows"
     headers: list[tuple[str, str]] = []
+    append = headers.append
     for line in lines:
         name, separator, value = line.partition(": ")
         if separator and name and " " not in name:
-            headers.append((name, value))
+            append((name, value))
         elif follows:
             for output_line in line.split("\n"):
                 if output_line and output_line != END_COMMAND:

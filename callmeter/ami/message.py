@@ -15,11 +15,17 @@ from dataclasses import dataclass, field
 class Message:
     headers: list[tuple[str, str]]
     received_at: float = 0.0  # time.time() when the frame was read; event time falls back to it
-    _index: dict[str, str] = field(default_factory=dict, repr=False)
+    # First value per lower-case name, built at the first lookup: many events
+    # are filtered by their name alone and never need it.
+    _index: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        for name, value in self.headers:
-            self._index.setdefault(name.lower(), value)
+    def _lookup(self) -> dict[str, str]:
+        index = self._index
+        if index is None:
+            # Reversed, so that the first of repeated headers wins.
+            index = {name.lower(): value for name, value in reversed(self.headers)}
+            self._index = index
+        return index
 
     @classmethod
     def of(cls, pairs: Iterable[tuple[str, str]], received_at: float = 0.0) -> Message:
@@ -27,7 +33,7 @@ class Message:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """Return the first value of a header, ignoring case, or default when absent."""
-        return self._index.get(name.lower(), default)
+        return self._lookup().get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
         """Return every value of a repeated header, in order."""
@@ -35,10 +41,14 @@ class Message:
         return [value for header, value in self.headers if header.lower() == wanted]
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._index
+        return isinstance(name, str) and name.lower() in self._lookup()
 
     @property
     def event(self) -> str | None:
+        # Asterisk puts Event first, so the usual case needs no index.
+        headers = self.headers
+        if headers and headers[0][0] == "Event":
+            return headers[0][1]
         return self.get("Event")
 
     @property

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -148,27 +148,36 @@ def lock_customer(session: Session, customer_id: int) -> Customer:
     return customer
 
 
-def balance_cents(session: Session, customer_id: int) -> int:
-    total = session.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
-            LedgerEntry.customer_id == customer_id, LedgerEntry.kind.in_(BALANCE_KINDS)
-        )
+def _balance_statement(customer_id: int) -> Select[tuple[int]]:
+    return select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
+        LedgerEntry.customer_id == customer_id, LedgerEntry.kind.in_(BALANCE_KINDS)
     )
-    return int(total or 0)
+
+
+def _reserved_statement(customer_id: int) -> Select[tuple[int]]:
+    return select(func.coalesce(func.sum(Reservation.amount_cents - Reservation.charged_cents), 0)).where(
+        Reservation.customer_id == customer_id, Reservation.released_at.is_(None)
+    )
+
+
+def balance_cents(session: Session, customer_id: int) -> int:
+    return int(session.scalar(_balance_statement(customer_id)) or 0)
 
 
 def reserved_cents(session: Session, customer_id: int, exclude_call_id: int | None = None) -> int:
     """Sum the unspent part of this customer's open reservations."""
-    statement = select(
-        func.coalesce(func.sum(Reservation.amount_cents - Reservation.charged_cents), 0)
-    ).where(Reservation.customer_id == customer_id, Reservation.released_at.is_(None))
+    statement = _reserved_statement(customer_id)
     if exclude_call_id is not None:
         statement = statement.where(Reservation.call_id != exclude_call_id)
     return int(session.scalar(statement) or 0)
 
 
 def credit(session: Session, customer_id: int) -> Credit:
-    return Credit(balance_cents(session, customer_id), reserved_cents(session, customer_id))
+    """Read the balance and the open reservations in one statement, so in one round trip."""
+    row = session.execute(
+        select(_balance_statement(customer_id).scalar_subquery(), _reserved_statement(customer_id).scalar_subquery())
+    ).one()
+    return Credit(int(row[0] or 0), int(row[1] or 0))
 
 
 def _single_line(value: str) -> bool:

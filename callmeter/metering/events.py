@@ -16,6 +16,11 @@ from callmeter.ami.message import Message
 # Events that move the state of an inbound channel.
 CALL_EVENTS = frozenset({"dialend", "agentconnect", "bridgeenter", "bridgeleave", "hangup"})
 
+# Events of the dialplan and security classes that ``read = all`` adds. They carry
+# nothing metering uses: every channel they name was announced by Newchannel first,
+# so the meter drops them before any header lookup.
+IGNORED_EVENTS = frozenset({"varset", "newexten", "agiexecstart", "agiexecend", "cel", "successfulauth"})
+
 # Headers that differ between two deliveries of the same Cdr and so stay out of its fingerprint.
 _CDR_VOLATILE = frozenset({"privilege", "timestamp", "actionid"})
 

@@ -8,8 +8,13 @@ so the event loop (and the FastAGI server sharing it) stays responsive.
 
 Billing rules enforced here:
 
-* Block 0 is charged at the answer, each later block the moment it starts
-  (a timer on the injectable clock), at the rate of its start.
+* Block 0 is charged at the answer, each later block when it has started
+  (a timer on the injectable clock), at the rate of its start. The timer
+  charges a block only once every event that arrived before the block
+  started has been applied: ``charge_settle_seconds`` after the start, and
+  only when the AMI client has no event waiting (or the meter has already
+  applied an event from after the start). Otherwise a Hangup still in the
+  queue could be outrun by the charge of a block that began after it.
 * At hangup every block that started before the metered end is charged
   (catch-up), then the unused reservation is released.
 * A call still up ``cutoff_slack_seconds`` past its grant is redirected to
@@ -27,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import structlog
@@ -40,6 +45,7 @@ from callmeter.metering import store
 from callmeter.metering.call import MeteredCall
 from callmeter.metering.events import (
     CALL_EVENTS,
+    IGNORED_EVENTS,
     cdr_billable_seconds,
     cdr_fingerprint,
     cdr_raw,
@@ -80,6 +86,9 @@ RESYNC_ATTEMPTS = 3
 RESYNC_RETRY_SECONDS = 1.0
 # Delay before a failed cutoff is tried again.
 CUTOFF_RETRY_SECONDS = 1.0
+# Real seconds a block timer waits before it looks again at an AMI event queue
+# that was not drained. Short, because the charge is due already.
+BACKLOG_RETRY_SECONDS = 0.02
 
 
 class PbxControl(Protocol):
@@ -92,6 +101,16 @@ class PbxControl(Protocol):
     async def core_show_channels(self) -> list[Message]: ...
 
 
+# The charge horizon before the first event, while events wait: no block is safe yet.
+_NOTHING_APPLIED = datetime.min.replace(tzinfo=UTC)
+
+
+class EventSource(Protocol):
+    """Where the meter's events come from; callmeter.ami.client.AmiClient provides it."""
+
+    def drained(self) -> bool: ...
+
+
 def _succeeded(response: Message) -> bool:
     return (response.response or "").lower() == "success"
 
@@ -99,11 +118,21 @@ def _succeeded(response: Message) -> bool:
 class Meter:
     """Meters the admitted calls of one PBX."""
 
-    def __init__(self, db: Database, settings: Settings, pbx: PbxControl | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        pbx: PbxControl | None = None,
+        event_source: EventSource | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.tariff = Tariff(settings)
         self.pbx = pbx
+        # Without an event source every event is taken to be applied the moment it
+        # is handed over, as when a test or a replay calls on_event directly.
+        self.event_source = event_source
+        self._settle = timedelta(seconds=settings.metering.charge_settle_seconds)
         self._calls: dict[str, MeteredCall] = {}
         self._by_linkedid: dict[str, str] = {}
         self._legs: OrderedDict[str, str] = OrderedDict()
@@ -118,7 +147,8 @@ class Meter:
         self._blind_since: datetime | None = None
         # The latest event time seen, on the PBX's clock. It bounds when the
         # link went down even when the PBX clock runs ahead of ours (the
-        # simulator runs faster than real time).
+        # simulator runs faster than real time). Because events arrive in
+        # order, every event before it has been applied or is being applied.
         self._last_event_at: datetime | None = None
         self._closing = False
 
@@ -322,6 +352,8 @@ class Meter:
     async def on_event(self, message: Message) -> None:
         """Apply one AMI event."""
         name = event_name(message)
+        if name in IGNORED_EVENTS:
+            return
         at = event_datetime(message)
         if self._last_event_at is None or at > self._last_event_at:
             self._last_event_at = at
@@ -531,7 +563,7 @@ class Meter:
         if call.in_bridge or call.bridge_left_at is None:
             n = call.next_block(self.tariff)
             if n is not None:
-                moments.append(call.charge_moment(self.tariff, n))
+                moments.append(call.charge_moment(self.tariff, n) + self._settle)
         cutoff_at = call.cutoff_at(self.settings.metering.cutoff_slack_seconds)
         if cutoff_at is not None and call.in_bridge and not call.cut_off:
             moments.append(cutoff_at)
@@ -555,25 +587,54 @@ class Meter:
                 if call.ended:
                     return
                 charged_before = len(call.charged_blocks)
-                await self._catch_up_locked(call)
+                deferred = await self._catch_up_locked(call)
                 stuck = len(call.charged_blocks) == charged_before and self._next_wake(call) == wake
-            if stuck:
+            if deferred:
+                # Events are still waiting, and one of them may be this call's Hangup.
+                await asyncio.sleep(BACKLOG_RETRY_SECONDS)
+            elif stuck:
                 await clock.sleep(CUTOFF_RETRY_SECONDS)
 
-    async def _catch_up_locked(self, call: MeteredCall) -> None:
+    def _charge_horizon(self, now: datetime) -> datetime:
+        """Return the latest block start that may be charged now.
+
+        A block may be charged once no Hangup from before its start can still
+        be on its way. When the AMI client has handled everything it read, a
+        Hangup sent before the start would have arrived within the settle
+        delay. While events wait, only a block that started before an event
+        the meter has already taken up is safe, because events arrive in order.
+        """
+        applied = self._last_event_at
+        horizon = min(now, applied) if applied is not None else None
+        if self.event_source is None or self.event_source.drained():
+            settled = now - self._settle
+            horizon = settled if horizon is None else max(horizon, settled)
+        return horizon if horizon is not None else _NOTHING_APPLIED
+
+    async def _catch_up_locked(self, call: MeteredCall) -> bool:
+        """Charge the blocks that may be charged and cut the call when it is past its grant.
+
+        Return True when a block whose settle delay has passed was deferred,
+        because the AMI client still had events to deliver.
+        """
         if not self._link_up.is_set():
             # Blind: the call may have ended unseen, so the resync decides.
-            return
+            return False
         now = clock.utc_now()
+        deferred = False
         if call.in_bridge or call.bridge_left_at is None:
-            for n in call.blocks_due(self.tariff, now):
+            failed = False
+            for n in call.blocks_due(self.tariff, self._charge_horizon(now)):
                 if not await self._charge(call, n):
                     # The reservation cannot pay a block that has started, so
                     # the credit is used up: end the call rather than go below zero.
                     if not call.cut_off and self.pbx is not None:
                         await self._cut_off(call)
+                    failed = True
                     break
+            deferred = not failed and bool(call.blocks_due(self.tariff, now - self._settle))
         await self._cut_if_over(call, now)
+        return deferred
 
     # -- ending --------------------------------------------------------------
 

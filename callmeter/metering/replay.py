@@ -266,6 +266,7 @@ async def _play(
         clock=lambda: following.virtual.now(),
     )
     meter.pbx = client
+    meter.event_source = client
     fastagi = FastAgiServer(settings, database, on_admitted=meter.on_admitted)
     await fastagi.start()
     assert fastagi.port is not None

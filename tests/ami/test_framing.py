@@ -96,6 +96,37 @@ async def test_oversized_frame_skipped_and_next_frame_kept() -> None:
     assert await frames.read_frame() is None
 
 
+async def test_frames_read_in_tiny_chunks() -> None:
+    for chunk_bytes in (1, 2, 3, 5, 7):
+        reader = asyncio.StreamReader(limit=MAX_FRAME_BYTES)
+        reader.feed_data(STREAM)
+        reader.feed_eof()
+        frames = FrameReader(reader, read_chunk_bytes=chunk_bytes)
+
+        collected: list[bytes] = []
+        while (frame := await frames.read_frame()) is not None:
+            collected.append(frame)
+
+        assert collected == [NEWCHANNEL[:-4], CDR[:-4], HANGUP[:-4]], chunk_bytes
+
+
+async def test_oversized_frame_in_small_reads_skipped_once() -> None:
+    # The terminator starts at byte 131,998, so reads of 1000 bytes cut it in two.
+    junk = b"Event: Junk\r\nData: " + b"x" * 131_979 + b"\r\n\r\n"
+    reader = asyncio.StreamReader(limit=MAX_FRAME_BYTES)
+    reader.feed_data(junk + NEWCHANNEL)
+    reader.feed_eof()
+    frames = FrameReader(reader, read_chunk_bytes=1000)
+
+    with capture_logs() as logs:
+        frame = await frames.read_frame()
+
+    assert frame == NEWCHANNEL[:-4]
+    assert frames.frames_skipped == 1
+    assert [entry["event"] for entry in logs] == ["ami.frame_too_large"]
+    assert await frames.read_frame() is None
+
+
 async def test_oversized_frame_at_eof_ends_reading() -> None:
     reader = asyncio.StreamReader(limit=MAX_FRAME_BYTES)
     reader.feed_data(b"y" * (MAX_FRAME_BYTES * 3))

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from callmeter import clock
 from callmeter.admission.server import FastAgiServer
 from callmeter.ami.client import AmiClient
+from callmeter.ami.message import Message
 from callmeter.db import Database
 from callmeter.metering import Meter
 from callmeter.metering.replay import FollowingClock
@@ -45,9 +46,18 @@ def harness_settings(**overrides: object) -> Settings:
 
 @contextlib.asynccontextmanager
 async def simulated_callmeter(
-    database: Database, settings: Settings, speed: float = 20.0, start: datetime = FRIDAY_EVENING
+    database: Database,
+    settings: Settings,
+    speed: float = 20.0,
+    start: datetime = FRIDAY_EVENING,
+    events_flowing: asyncio.Event | None = None,
 ) -> AsyncIterator[Harness]:
-    """Run the simulator and a callmeter on one virtual clock; yield when the AMI link is up."""
+    """Run the simulator and a callmeter on one virtual clock; yield when the AMI link is up.
+
+    While ``events_flowing`` is cleared, the AMI client's consumer holds the
+    next event before the meter, so events pile up in the client's queue as
+    they do behind a slow handler.
+    """
     virtual = VirtualClock(speed, start.timestamp())
     following = FollowingClock(virtual)
     secret = secrets.token_hex(8)
@@ -68,14 +78,21 @@ async def simulated_callmeter(
             }
         )
         meter = Meter(database, settings)
+
+        async def on_event(message: Message) -> None:
+            if events_flowing is not None:
+                await events_flowing.wait()
+            await meter.on_event(message)
+
         client = AmiClient(
             settings.ami,
-            meter.on_event,
+            on_event,
             on_connected=meter.on_connected,
             on_disconnected=meter.on_disconnected,
             clock=virtual.now,
         )
         meter.pbx = client
+        meter.event_source = client
         fastagi = FastAgiServer(settings, database, on_admitted=meter.on_admitted)
         await fastagi.start()
         assert fastagi.port is not None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from sqlalchemy import select
 
 from callmeter.db import Database
@@ -13,6 +16,14 @@ from tests.metering.harness import harness_settings, simulated_callmeter
 from tests.metering.support import add_customer
 
 HANG_GUARD_SECONDS = 10.0
+
+
+async def _wait_for(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached within the hang guard")
 
 
 def _calls(db: Database) -> list[Call]:
@@ -117,3 +128,29 @@ async def test_transfer_gap_stays_metered(db: Database) -> None:
     assert outcome.transfers == 1
     assert abs(call.metered_ms - 40_000) <= 50
     assert call.blocks_charged == 2
+
+
+async def test_block_after_queued_hangup_not_charged(db: Database) -> None:
+    settings = harness_settings()
+    add_customer(db, "HD-1001", "+31612345678", credit_cents=10_000)
+    events_flowing = asyncio.Event()
+    events_flowing.set()
+
+    async with simulated_callmeter(db, settings, events_flowing=events_flowing) as harness:
+        scenario = asyncio.create_task(
+            play_scenario(harness.pbx, [CallSpec("0612345678", "Jan Jansen", answer_seconds=1, talk_seconds=27)])
+        )
+        await _wait_for(lambda: any(call.answered for call in harness.meter.open_calls.values()))
+        # From here the meter falls behind: the Hangup at 27 s of metered time waits in
+        # the AMI client's queue while block 1 starts at 30 s and its timer comes due.
+        events_flowing.clear()
+        await asyncio.wait_for(scenario, HANG_GUARD_SECONDS)
+        await harness.virtual.sleep(15)
+        events_flowing.set()
+        await harness.meter.wait_idle(HANG_GUARD_SECONDS)
+
+    [call] = _calls(db)
+    assert call.state == "ended"
+    assert 26_000 < call.metered_ms < 30_000
+    assert call.blocks_charged == 1
+    assert call.charged_cents == 750
