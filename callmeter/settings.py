@@ -170,7 +170,9 @@ class MeteringSettings(_Section):
     # A block timer charges a block this long after the block starts, so that a
     # Hangup sent just before the start, still on the network or in the PBX's
     # output, reaches the meter first. One second covers a loaded LAN and PBX.
-    charge_settle_seconds: float = Field(default=1.0, ge=0, le=60)
+    # It is measured on the installed clock, so a simulator running faster than
+    # real time needs a proportionally larger value; hence the high bound.
+    charge_settle_seconds: float = Field(default=1.0, ge=0, le=600)
     credit_exhausted_context: str = "callmeter-credit-exhausted"
     credit_exhausted_extension: str = "s"
     credit_exhausted_priority: int = Field(default=1, ge=1)

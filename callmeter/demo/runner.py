@@ -39,7 +39,7 @@ from callmeter.metering.replay import FollowingClock
 from callmeter.money import format_cents
 from callmeter.numbers import display
 from callmeter.service import Service
-from callmeter.settings import AmiSettings, ApiSettings, FastAgiSettings, Settings
+from callmeter.settings import AmiSettings, ApiSettings, FastAgiSettings, MeteringSettings, Settings
 from callmeter.simulator.admit import fastagi_admitter
 from callmeter.simulator.ami_server import AmiServer
 from callmeter.simulator.calls import CallOutcome
@@ -55,6 +55,10 @@ log = structlog.get_logger(__name__)
 # the fast pace (for the test suite) in a few seconds.
 NORMAL_SPEED = 45.0
 FAST_SPEED = 600.0
+# Real seconds that an event may take from the simulator to the meter on a busy
+# machine. The meter waits this long (in virtual time: times the speed) before
+# it charges a block, so a Hangup just before a block start is never outrun.
+EVENT_DELAY_REAL_SECONDS = 0.5
 # Real seconds the service gets to start, and to close the calls of an episode.
 START_TIMEOUT_SECONDS = 15.0
 EPISODE_DRAIN_SECONDS = 30.0
@@ -317,6 +321,7 @@ async def run_demo(options: DemoOptions, console: Console) -> DemoResult:
                     reconnect_min_seconds=0.1, reconnect_max_seconds=1.0,
                 ),
                 "api": ApiSettings(host="127.0.0.1", port=api_port),
+                "metering": MeteringSettings(charge_settle_seconds=EVENT_DELAY_REAL_SECONDS * virtual.speed),
             }
         )
         service = Service(settings, database, say=lambda _text: None, language=settings.language)

@@ -34,7 +34,7 @@ from callmeter.errors import InvalidInput
 from callmeter.ledger import service as ledger
 from callmeter.metering.meter import Meter
 from callmeter.metering.recording import RecordedLine, read_lines, recording_start
-from callmeter.settings import AmiSettings, FastAgiSettings, Settings
+from callmeter.settings import AmiSettings, FastAgiSettings, MeteringSettings, Settings
 from callmeter.simulator.agi_client import load_recorded_sessions
 from callmeter.simulator.ami_server import AmiServer
 from callmeter.simulator.clock import VirtualClock
@@ -252,6 +252,9 @@ async def _play(
         fastagi=FastAgiSettings(host="127.0.0.1", port=0),
         ami=AmiSettings(host="127.0.0.1", port=1, username="callmeter", secret=secret,
                         reconnect_min_seconds=0.1, reconnect_max_seconds=1.0),
+        # The settle delay is on the recording's clock, which runs `speed` times
+        # faster than ours: half a real second covers a busy machine.
+        metering=MeteringSettings(charge_settle_seconds=min(600.0, 0.5 * speed)),
     )
     server = AmiServer(username="callmeter", secret=secret, clock=following.virtual)
     await server.start()
