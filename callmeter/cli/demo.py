@@ -26,8 +26,8 @@ def demo(
     from callmeter.demo.runner import DemoOptions, run_demo
 
     _, language = settings_and_language(lang)
-    # Logs would scroll the live table away; warnings and errors still show.
-    # Log lines would scroll the live table away; CALLMETER_LOG_LEVEL=INFO shows them.
+    # Log lines would scroll the live table away, so only errors show unless
+    # CALLMETER_LOG_LEVEL asks for more.
     configure_logging(os.environ.get("CALLMETER_LOG_LEVEL", "ERROR"))
     # A pipe or a log file gets a fixed width, because the terminal width is unknown there.
     output = console if console.is_terminal else Console(width=100, highlight=False)

@@ -1,7 +1,7 @@
 """The demo's customers and its scripted day of calls.
 
 The day is Tuesday 8 December 2026 (no public holiday). Calls come in
-episodes; the clock jumps over the quiet time between them, so a day plays
+episodes. The clock jumps over the quiet time between them, so a day plays
 in about a minute while every event keeps its true time of day.
 
 Expected charges, by hand from the terms (prepaid 500 per block in zone 1,
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 from callmeter.simulator.calls import CallSpec
 
@@ -38,7 +39,7 @@ class DemoCustomer:
 
 CUSTOMERS = (
     # Plenty of credit. A grant is a promise, so each admitted call reserves up to the
-    # 120-minute cap (24 blocks, € 120); two calls at once need twice that.
+    # 120-minute cap (24 blocks, € 120). Two calls at once need twice that.
     DemoCustomer("HD-1001", "Jan Jansen", "prepaid", ("06-12345678", "020 111 2233"), 30_000),
     DemoCustomer("HD-1002", "Bakkerij De Vries", "contract", ("038-1234567",), 0),
     DemoCustomer("HD-1003", "Piet Pieters", "prepaid", ("06-50000003",), 499),  # just under one block
@@ -126,9 +127,6 @@ EPISODES = (
 )
 
 
-def episode_start(episode: Episode, zone_info: object) -> datetime:
+def episode_start(episode: Episode, zone_info: ZoneInfo) -> datetime:
     """Return an episode's start as an aware datetime on the demo day."""
-    from zoneinfo import ZoneInfo
-
-    assert isinstance(zone_info, ZoneInfo)
     return datetime.combine(DEMO_DATE, episode.starts, tzinfo=zone_info)

@@ -250,9 +250,16 @@ def _fill_calls(
             call.helpdesk_id or "",
             Text(verdict) + (Text("\n" + situation, style="dim") if situation else Text("")),
             f"{metered_seconds // 60}:{metered_seconds % 60:02d}" if admitted else "",
-            f"{len(zones)} ({'+'.join(zones)})" if zones else ("0" if admitted else ""),
+            _blocks_cell(zones, admitted),
             charge,
         )
+
+
+def _blocks_cell(zones: list[str], admitted: bool) -> str:
+    """Show the block count with the zone of each block, as in "2 (1+2)"."""
+    if zones:
+        return f"{len(zones)} ({'+'.join(zones)})"
+    return "0" if admitted else ""
 
 
 def balances(database: Database) -> dict[str, tuple[Customer, ledger.Credit]]:
@@ -369,9 +376,9 @@ async def _play_day(
     live = Live(render(), console=console, refresh_per_second=4, transient=False) if options.live else None
     with live if live is not None else contextlib.nullcontext():
         for episode in EPISODES:
-            # Start-up and the previous episode took some virtual time; the day's
-            # episodes are far enough apart that this never moves the clock back
-            # past a call that is still open.
+            # Start-up and the previous episode took some virtual time. The episodes
+            # are far enough apart that this never moves the clock back past a call
+            # that is still open.
             virtual.set_to(episode_start(episode, settings.zone_info).timestamp())
             log.info("demo.episode", starts=episode.starts.isoformat())
             playing = asyncio.create_task(play_scenario(pbx, episode.calls, remember))
