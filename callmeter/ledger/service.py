@@ -300,7 +300,8 @@ def _refuse_invoice_booked_before(session: Session, reference: str, key: str) ->
         select(LedgerEntry)
         .where(
             LedgerEntry.kind == "topup",
-            LedgerEntry.reference == reference,
+            # Case is ignored, so a typo like f2026-0042 for F2026-0042 cannot credit an invoice twice.
+            func.lower(LedgerEntry.reference) == reference.lower(),
             LedgerEntry.idempotency_key != key,
         )
         .limit(1)
@@ -309,7 +310,7 @@ def _refuse_invoice_booked_before(session: Session, reference: str, key: str) ->
         owner = session.get(Customer, earlier.customer_id)
         raise DuplicateInvoice(
             "error.duplicate_invoice",
-            reference=reference,
+            reference=earlier.reference,
             entry_id=earlier.id,
             helpdesk_id=owner.helpdesk_id if owner is not None else "?",
         )

@@ -66,6 +66,12 @@ i18n.register(
             "nl": "{path} is geen AMI-opname: geef eerst NAAM.agi.jsonl en dan NAAM.ami.jsonl.",
             "en": "{path} is not an AMI recording: give NAME.agi.jsonl first, then NAME.ami.jsonl.",
         },
+        "error.replay_mismatch": {
+            "nl": "{agi} en {ami} horen niet bij elkaar: geen van de gesprekken komt in beide voor. "
+            "Geef NAAM.agi.jsonl en NAAM.ami.jsonl van dezelfde opname.",
+            "en": "{agi} and {ami} do not belong together: no call appears in both. "
+            "Give NAME.agi.jsonl and NAME.ami.jsonl of the same recording.",
+        },
         "error.replay_timeout": {
             "nl": "De opname {path} is niet binnen {seconds:g} s afgespeeld.",
             "en": "The recording {path} did not finish within {seconds:g} s.",
@@ -198,6 +204,10 @@ def _check_kind(agi_path: Path, ami_path: Path, ami_lines: list[RecordedLine]) -
         raise InvalidInput("error.replay_not_agi", path=agi_path)
     if not any(line.incoming and line.raw.startswith(("Event:", "Asterisk Call Manager")) for line in ami_lines):
         raise InvalidInput("error.replay_not_ami", path=ami_path)
+    admitted = {line.raw.partition(":")[2].strip() for line in agi_lines if line.raw.startswith("agi_uniqueid:")}
+    ami_text = "".join(line.raw for line in ami_lines if line.incoming)
+    if admitted and not any(f"Uniqueid: {uniqueid}\r\n" in ami_text for uniqueid in admitted):
+        raise InvalidInput("error.replay_mismatch", agi=agi_path, ami=ami_path)
 
 
 async def replay_recording(

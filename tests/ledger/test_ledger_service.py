@@ -254,9 +254,9 @@ def test_invoice_credited_once_across_keys(db: Database) -> None:
         second = customers.create_customer(session, "HD-2002", "Tweede", "prepaid")
         ledger.top_up(session, first.id, 5000, "F2026-0042", "key-a", "test", AT)
 
-    for customer_id, key in ((first.id, "key-b"), (second.id, "key-c")):
+    for customer_id, key, reference in ((first.id, "key-b", "F2026-0042"), (second.id, "key-c", "f2026-0042")):
         with pytest.raises(DuplicateInvoice) as raised, db.write() as session:
-            ledger.top_up(session, customer_id, 1000, "F2026-0042", key, "test", AT)
+            ledger.top_up(session, customer_id, 1000, reference, key, "test", AT)
         assert "F2026-0042" in raised.value.message("nl")
 
     with db.read() as session:
