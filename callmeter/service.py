@@ -43,6 +43,7 @@ i18n.register(
             "nl": "De HTTP-API is niet geïnstalleerd; callmeter draait zonder API.",
             "en": "The HTTP API is not installed; callmeter runs without the API.",
         },
+        "service.api_off": {"nl": "uit (--no-api)", "en": "off (--no-api)"},
         "service.stopping": {
             "nl": "callmeter stopt: lopende databaseschrijfacties worden afgemaakt…",
             "en": "callmeter stopping: finishing database writes in flight…",
@@ -118,7 +119,9 @@ class Service:
                 self.language,
                 fastagi=self.fastagi.address,
                 ami=f"{settings.ami.host}:{settings.ami.port}",
-                api=f"{settings.api.host}:{settings.api.port}" if api_server is not None else "-",
+                api=f"{settings.api.host}:{settings.api.port}" if api_server is not None else i18n.text(
+                    "service.api_off", self.language
+                ),
             )
         )
         log.info(

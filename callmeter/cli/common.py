@@ -34,6 +34,10 @@ console_err = Console(stderr=True, highlight=False)
 
 i18n.register(
     {
+        "error.language_option_invalid": {
+            "nl": "Onbekende taal {value!r}: kies nl (Nederlands) of en (Engels).",
+            "en": "Unknown language {value!r}: choose nl (Dutch) or en (English).",
+        },
         "error.address_in_use": {
             "nl": (
                 "Kan niet luisteren op {host}:{port} ({reason_nl}): draait callmeter al, of gebruikt een "
@@ -162,8 +166,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-uitvoer als JS
 
 
 def settings_and_language(lang: str | None) -> tuple[Settings, i18n.Language]:
-    """Load the settings and pick the output language."""
+    """Load the settings and pick the output language; an unknown --lang is invalid input."""
     settings = load_settings()
+    if lang is not None and lang.strip().lower() not in i18n.LANGUAGES:
+        raise InvalidInput("error.language_option_invalid", value=lang)
     return settings, i18n.parse_language(lang or settings.language)
 
 

@@ -68,3 +68,10 @@ def test_english_output_with_lang(cli: Any) -> None:
         "quote", "--plan", "prepaid", "--answered", "2026-12-08T17:57", "--seconds", "360", "--lang", "en"
     )
     assert "Total: €12.50" in result.stdout
+
+
+def test_unknown_lang_option_rejected(cli: Any) -> None:
+    result = cli("tariff", "--at", "2026-12-08T10:00", "--lang", "fr")
+    assert result.exit_code == 2
+    assert "'fr'" in result.stderr
+    assert "Traceback" not in result.stderr
