@@ -84,7 +84,7 @@ EPISODES = (
         time(10, 0),
         (
             CallSpec("0201234567", "Onbekend", start_seconds=0, label="onbekend nummer"),
-            CallSpec("0650000003", "Piet Pieters", start_seconds=20, label="te weinig tegoed"),
+            CallSpec("0650000003", "Piet Pieters", start_seconds=20, label="€ 4,99: net geen blok"),
             CallSpec("0650000004", "Klaas Klaassen", start_seconds=40, label="geblokkeerd"),
         ),
     ),

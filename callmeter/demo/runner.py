@@ -110,16 +110,6 @@ i18n.register(
     }
 )
 
-VERDICT_TEXT = {
-    "admitted": ("toegelaten", "admitted"),
-    "closed": ("gesloten", "closed"),
-    "withheld": ("nummer afgeschermd", "number withheld"),
-    "unknown_number": ("onbekend nummer", "unknown number"),
-    "blocked": ("geblokkeerd", "blocked"),
-    "no_credit": ("te weinig tegoed", "not enough credit"),
-    "abandoned": ("opgehangen tijdens toelating", "hung up during admission"),
-}
-
 LABELS_EN = {
     "voor openingstijd": "before opening hours",
     "Dial, medewerker hangt op": "Dial, agent hangs up",
@@ -127,7 +117,7 @@ LABELS_EN = {
     "geen nummer": "no number",
     "anonymous": "anonymous",
     "onbekend nummer": "unknown number",
-    "te weinig tegoed": "too little credit",
+    "€ 4,99: net geen blok": "€4.99: just under one block",
     "geblokkeerd": "blocked",
     "contract, wachtrij": "contract, queue",
     "niet opgenomen": "nobody answers",
@@ -232,7 +222,9 @@ def _fill_calls(
         caller = display(call.caller_e164) if call.caller_e164 else (call.caller_raw or "")
         if not call.caller_e164 and call.caller_raw.strip().lower() in ("", "<unknown>", "unknown"):
             caller = i18n.text("demo.no_number", language)
-        verdict = VERDICT_TEXT.get(call.verdict, (call.verdict, call.verdict))[1 if english else 0]
+        # The short verdict labels are the ones `callmeter admit` prints.
+        verdict_id = f"verdict.{call.verdict}"
+        verdict = i18n.text(verdict_id, language) if i18n.has(verdict_id) else call.verdict
         if call.cut_off:
             verdict += f" ({i18n.text('demo.cut_off', language)})"
         label = labels.get(call.uniqueid, "")
