@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 import shutil
@@ -10,8 +11,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +32,9 @@ from callmeter.tokens import service as tokens
 CHARGE_GOAL_PER_SECOND = 1_000
 BALANCE_GOAL_PER_SECOND = 1_500
 BLOCKS_PER_CALL = 4
+# Calls of each charge run, spread evenly over CUSTOMERS prepaid customers.
+CALLS_PER_RUN = 500
+CUSTOMERS = 10
 # A charge run stops after this many seconds even when calls are left, so a
 # slow database bounds the benchmark's time instead of the charge count.
 CHARGE_RUN_SECONDS = 8.0
@@ -45,127 +51,194 @@ def run(options: Options) -> list[Section]:
 # -- charges -----------------------------------------------------------------
 
 
-def _charge_run(database: Database, call_ids: list[int], limit_seconds: float = CHARGE_RUN_SECONDS) -> float:
-    """Charge the blocks of the calls, one write transaction each, for at most ``limit_seconds``.
+def metering_threads() -> int:
+    """Return the size of asyncio's default executor, the pool in which metering charges blocks.
 
-    Returns charges per second.
+    The meter calls ``asyncio.to_thread``, which runs on the event loop's default
+    ThreadPoolExecutor. Its max_workers is min(32, os.cpu_count() + 4) on Python
+    3.8 to 3.12.
     """
-    at = datetime.now(UTC)
-    calls = []
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+def _detached_calls(database: Database, call_ids: list[int]) -> list[Call]:
     with database.read() as session:
+        calls = []
         for call_id in call_ids:
             call = session.get(Call, call_id)
             assert call is not None
             session.expunge(call)
             calls.append(call)
+    return calls
 
-    started = time.perf_counter()
-    charged = 0
+
+def _charge_call(database: Database, call: Call, at: datetime) -> None:
+    """Charge the blocks of one call in order, one write transaction each, as metering does."""
+    for n in range(BLOCKS_PER_CALL):
+        with database.write() as session:
+            row = session.get(Call, call.id)
+            assert row is not None
+            _entry, created = ledger.charge_block(session, row, n, RATE_CENTS, at)
+            assert created, f"block {n} of {call.uniqueid} was charged before"
+
+
+def _across_customers(calls: list[Call]) -> list[Call]:
+    """Order calls round-robin over their customers, so that neighbours belong to different customers."""
+    by_customer: dict[int | None, list[Call]] = {}
     for call in calls:
-        if time.perf_counter() - started > limit_seconds:
-            break
-        for n in range(BLOCKS_PER_CALL):
-            with database.write() as session:
-                row = session.get(Call, call.id)
-                assert row is not None
-                _entry, created = ledger.charge_block(session, row, n, RATE_CENTS, at)
-                assert created, f"block {n} of {call.uniqueid} was charged before"
-            charged += 1
+        by_customer.setdefault(call.customer_id, []).append(call)
+    rounds = itertools.zip_longest(*by_customer.values())
+    return [call for calls_of_round in rounds for call in calls_of_round if call is not None]
+
+
+def _charge_run(
+    database: Database, call_ids: list[int], threads: int = 1, limit_seconds: float = CHARGE_RUN_SECONDS
+) -> float:
+    """Charge the blocks of the calls from ``threads`` threads for at most ``limit_seconds``.
+
+    Each thread takes the next call and charges its blocks in order, so two
+    blocks of one call are never charged at once, just as the meter charges
+    a call's blocks one after another. Returns charges per second.
+    """
+    at = datetime.now(UTC)
+    queue = iter(_across_customers(_detached_calls(database, call_ids)))
+    queue_lock = threading.Lock()
+    started = time.perf_counter()
+
+    def charge_until_done() -> int:
+        charged = 0
+        while time.perf_counter() - started <= limit_seconds:
+            with queue_lock:
+                call = next(queue, None)
+            if call is None:
+                break
+            _charge_call(database, call, at)
+            charged += BLOCKS_PER_CALL
+        return charged
+
+    if threads == 1:
+        charged = charge_until_done()
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="charge") as pool:
+            workers = [pool.submit(charge_until_done) for _ in range(threads)]
+            charged = sum(worker.result() for worker in workers)
     return charged / (time.perf_counter() - started)
 
 
-def _charges_on(backend: str, options: Options, folder: Path) -> Series:
-    calls_per_run = options.size(250, 10)
-    series = Series()
+def _add_calls(database: Database, customers: list[int], prefix: str, count: int) -> list[int]:
+    call_ids: list[int] = []
+    for index, customer_id in enumerate(customers):
+        call_ids += add_answered_calls(
+            database,
+            customer_id,
+            f"HD-B{index}",
+            f"{prefix}c{index}",
+            count // len(customers),
+            BLOCKS_PER_CALL * RATE_CENTS,
+        )
+    return call_ids
+
+
+def _charges_on(backend: str, options: Options, folder: Path, threads: int) -> dict[int, Series]:
+    """Measure charges per second from one thread and from ``threads`` threads; key: thread count."""
+    calls_per_run = options.size(CALLS_PER_RUN, CUSTOMERS)
+    results: dict[int, Series] = {1: Series(), threads: Series()}
     with database_for(backend, folder) as database:
         customers = [
             add_prepaid_customer(database, f"HD-B{number}", f"+3161000{number:04d}", 10_000_000)
-            for number in range(10)
+            for number in range(CUSTOMERS)
         ]
         for run_number in range(options.runs):
-            call_ids: list[int] = []
-            per_customer = calls_per_run // len(customers)
-            for index, customer_id in enumerate(customers):
-                call_ids += add_answered_calls(
-                    database,
-                    customer_id,
-                    f"HD-B{index}",
-                    f"r{run_number}c{index}",
-                    per_customer,
-                    BLOCKS_PER_CALL * RATE_CENTS,
+            for thread_count, series in results.items():
+                call_ids = _add_calls(database, customers, f"r{run_number}t{thread_count}", calls_per_run)
+                series.add(_charge_run(database, call_ids, thread_count))
+                log(
+                    f"ledger: {backend} run {run_number + 1}, {thread_count} thread(s): "
+                    f"{series.values[-1]:,.0f} charges/s"
                 )
-            series.add(_charge_run(database, call_ids))
-            log(f"ledger: {backend} run {run_number + 1}: {series.values[-1]:,.0f} charges/s")
-    return series
+    return results
 
 
 def charges(options: Options) -> Section:
+    threads = metering_threads()
     section = Section(
         key="ledger",
         title="Ledger charges",
         commands=["python -m bench --only ledger"],
-        header=["database", "charges/s", "ms per charge"],
+        header=["database", "threads", "charges/s", "wall ms per charge"],
     )
+    results: dict[str, dict[int, Series]] = {}
     with tempfile.TemporaryDirectory(prefix="callmeter-bench-") as folder:
-        results: dict[str, Series] = {"sqlite": _charges_on("sqlite", options, Path(folder))}
+        results["sqlite"] = _charges_on("sqlite", options, Path(folder), threads)
         problem = postgres_problem()
         if problem is None:
-            results["postgresql"] = _charges_on("postgresql", options, Path(folder))
+            results["postgresql"] = _charges_on("postgresql", options, Path(folder), threads)
         else:
             section.notes.append(f"PostgreSQL not measured: {problem}.")
-    for backend, series in results.items():
-        milliseconds = Series([1000 / value for value in series.values])
-        section.rows.append([backend, series.format(0), milliseconds.format(2)])
+    for backend, by_threads in results.items():
+        for thread_count, series in by_threads.items():
+            milliseconds = Series([1000 / value for value in series.values])
+            section.rows.append([backend, str(thread_count), series.format(0), milliseconds.format(2)])
+    calls_per_run = options.size(CALLS_PER_RUN, CUSTOMERS)
     section.notes.append(
         f"Each charge is `ledger.service.charge_block` in its own `Database.write()` transaction, as metering "
-        f"charges a block: lock the customer, check the idempotency key, read the open reservation, insert the "
-        f"entry, update the reservation. Up to {options.size(250, 10) * BLOCKS_PER_CALL:,} charges per run "
-        f"({BLOCKS_PER_CALL} blocks of {options.size(250, 10):,} answered calls of 10 customers), "
-        f"one after another from one thread, for at most {CHARGE_RUN_SECONDS:g} s per run. Logging is on at "
+        f"charges a block: lock the customer, check the idempotency key, read the open reservation and the "
+        f"balance, insert the entry, update the reservation. Each run charges up to "
+        f"{calls_per_run * BLOCKS_PER_CALL:,} blocks ({BLOCKS_PER_CALL} blocks of each of {calls_per_run:,} "
+        f"answered calls of {CUSTOMERS} customers), for at most {CHARGE_RUN_SECONDS:g} s. Logging is on at "
         "INFO, to a file."
     )
+    section.notes.append(
+        f"threads 1: one charge after another. threads {threads}: the size of asyncio's default executor on "
+        f"this machine (min(32, {os.cpu_count()} cores + 4)), in which the meter charges blocks through "
+        "`asyncio.to_thread` while many calls are up at once. Each thread takes the next call and charges its "
+        "blocks in order; the calls alternate between the customers, so the threads seldom wait for the same "
+        "customer's lock. wall ms per charge is the run's wall time divided by its charges, not the latency "
+        "of one charge."
+    )
     postgres = results.get("postgresql")
-    if postgres is not None and postgres.median < CHARGE_GOAL_PER_SECOND and options.profile:
-        _profile_charges(section, options)
+    goal = f"≥ {CHARGE_GOAL_PER_SECOND:,} charges/s on PostgreSQL from {threads} threads"
     if postgres is None:
-        section.goals.append(
-            Goal(f"≥ {CHARGE_GOAL_PER_SECOND:,} charges/s on PostgreSQL", None, "not measured")
+        section.goals.append(Goal(goal, None, "not measured"))
+        return section
+    concurrent = postgres[threads]
+    section.goals.append(
+        Goal(
+            goal,
+            concurrent.median >= CHARGE_GOAL_PER_SECOND,
+            f"median {concurrent.median:,.0f} charges/s ({postgres[1].median:,.0f} from one thread)",
         )
-    else:
-        section.goals.append(
-            Goal(
-                f"≥ {CHARGE_GOAL_PER_SECOND:,} charges/s on PostgreSQL",
-                postgres.median >= CHARGE_GOAL_PER_SECOND,
-                f"median {postgres.median:,.0f} charges/s",
-            )
-        )
+    )
+    if concurrent.median < CHARGE_GOAL_PER_SECOND and options.profile:
+        _profile_charges(section, threads)
     return section
 
 
-def _profile_charges(section: Section, options: Options) -> None:
-    """Sample this process with py-spy during one more PostgreSQL charge run."""
+def _profile_charges(section: Section, threads: int) -> None:
+    """Sample this process with py-spy during one more PostgreSQL charge run from ``threads`` threads."""
     output = temporary_output()
     seconds = int(CHARGE_RUN_SECONDS)
     with (
         tempfile.TemporaryDirectory(prefix="callmeter-bench-") as folder,
         database_for("postgresql", Path(folder)) as database,
     ):
-        customer_id = add_prepaid_customer(database, "HD-P", "+31612349999", 10_000_000)
-        call_ids = add_answered_calls(
-            database, customer_id, "HD-P", "profile", 250, BLOCKS_PER_CALL * RATE_CENTS
-        )
+        customers = [
+            add_prepaid_customer(database, f"HD-B{number}", f"+3161000{number:04d}", 10_000_000)
+            for number in range(CUSTOMERS)
+        ]
+        call_ids = _add_calls(database, customers, "profile", CALLS_PER_RUN)
         recorder = record_pid(output, os.getpid(), seconds)
         if recorder is None:
             section.notes.append("Profile: py-spy could not be installed, so there is no profile.")
             return
-        log("ledger: profiling the PostgreSQL charges with py-spy")
-        _charge_run(database, call_ids)
+        log(f"ledger: profiling the PostgreSQL charges from {threads} threads with py-spy")
+        _charge_run(database, call_ids, threads)
         recorder.wait(seconds + 30)
     spots = hotspots(output, top=15)
     output.unlink(missing_ok=True)
     if spots:
         section.profile = [
-            f"py-spy on the bench process during {seconds} s of PostgreSQL charges; "
+            f"py-spy on the bench process during {seconds} s of PostgreSQL charges from {threads} threads; "
             "share of samples that were not waiting:",
             *format_hotspots(spots),
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from bench.ami_ingest import Client, run_client
 from bench.common import Goal, Options, Section, Series, percentile
 from bench.profiling import hotspots
 from bench.report import render
+from callmeter.db.models import Call
 
 QUICK = Options(runs=1, quick=True)
 
@@ -116,10 +118,23 @@ class TestReport:
 
 class TestDatabaseBenchmarks:
     def test_ledger_charges_on_sqlite(self, tmp_path: Path) -> None:
-        series = ledger_api._charges_on("sqlite", QUICK, tmp_path)
+        results = ledger_api._charges_on("sqlite", QUICK, tmp_path, threads=3)
 
-        assert len(series.values) == 1
-        assert series.values[0] > 0
+        assert sorted(results) == [1, 3]
+        for series in results.values():
+            assert len(series.values) == 1
+            assert series.values[0] > 0
+
+    def test_charge_threads_match_asyncio_executor(self) -> None:
+        with ThreadPoolExecutor() as pool:
+            assert ledger_api.metering_threads() == pool._max_workers
+
+    def test_charge_order_alternates_customers(self) -> None:
+        calls = [Call(id=index, customer_id=index // 3) for index in range(7)]
+
+        ordered = ledger_api._across_customers(calls)
+
+        assert [call.id for call in ordered] == [0, 3, 6, 1, 4, 2, 5]
 
     def test_balance_api_answers_every_request(self) -> None:
         section = ledger_api.balance(QUICK)
