@@ -133,9 +133,14 @@ def charge_block(db: Database, tariff: Tariff, call: MeteredCall, n: int) -> Cha
     zone = None if block.zone is None else int(block.zone)
 
     with db.write() as session:
-        row = session.get(Call, call.call_id)
-        assert row is not None
-        existing = session.scalar(select(CallBlock).where(CallBlock.call_id == row.id, CallBlock.n == n))
+        # The call and its block n, if charged before, in one round trip.
+        found = session.execute(
+            select(Call, CallBlock)
+            .outerjoin(CallBlock, (CallBlock.call_id == Call.id) & (CallBlock.n == n))
+            .where(Call.id == call.call_id)
+        ).one_or_none()
+        assert found is not None
+        row, existing = found._tuple()
         if existing is not None:
             return ChargedBlock(
                 n, existing.starts_at, existing.zone, existing.rate_cents, existing.ledger_entry_id, created=False

@@ -9,7 +9,7 @@ import pytest
 
 from callmeter.customers.service import add_number
 from callmeter.db import Database
-from callmeter.errors import DuplicateNumber, InsufficientCredit
+from callmeter.errors import DuplicateNumber, IdempotencyConflict, InsufficientCredit
 from callmeter.ledger import service as ledger
 from tests.ledger.conftest import AT, add_call, add_customer
 
@@ -166,3 +166,26 @@ def test_concurrent_reservations_never_overbook(db: Database) -> None:
     assert granted == 3
     with db.read() as session:
         assert ledger.credit(session, customer_id).available_cents == BLOCK_CENTS
+
+
+def test_one_topup_key_two_customers_at_once(db: Database) -> None:
+    # No lock covers both customers, so the unique key decides: one entry, one conflict.
+    customers = [add_customer(db, "HD-1001"), add_customer(db, "HD-1002")]
+    barrier = threading.Barrier(2, timeout=TIMEOUT_SECONDS)
+
+    def top_up(customer_id: int) -> str:
+        barrier.wait()
+        try:
+            with db.write() as session:
+                ledger.top_up(session, customer_id, 1000, f"F-{customer_id}", "same-key", "cli:test", AT)
+        except IdempotencyConflict:
+            return "conflict"
+        return "credited"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(top_up, customers, timeout=TIMEOUT_SECONDS))
+
+    assert sorted(outcomes) == ["conflict", "credited"]
+    with db.read() as session:
+        balances = [ledger.balance_cents(session, customer_id) for customer_id in customers]
+    assert sorted(balances) == [0, 1000]

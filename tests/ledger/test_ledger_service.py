@@ -177,6 +177,75 @@ class TestReservationsAndCharges:
                 update(Reservation).where(Reservation.id == reservation.id).values(charged_cents=501)
             )
 
+    def test_charge_replay_in_new_transaction(self, db: Database) -> None:
+        customer_id = add_customer(db)
+        with db.write() as session:
+            ledger.top_up(session, customer_id, 1000, "F1", "k1", "cli:test", AT)
+            call = add_call(session, customer_id)
+            ledger.reserve(session, call, 1000, AT)
+        with db.write() as session:
+            first, created = ledger.charge_block(session, session.merge(call), 0, 500, AT)
+        with db.write() as session:
+            again, created_again = ledger.charge_block(session, session.merge(call), 0, 500, AT)
+        assert created
+        assert not created_again
+        assert again.id == first.id
+        assert again.amount_cents == -500
+        assert credit_of(db, customer_id) == ledger.Credit(balance_cents=500, reserved_cents=500)
+        assert entry_count(db) == 3
+
+    def test_charge_replay_after_release(self, db: Database) -> None:
+        # A late replay of an event must not be refused once the hold is gone.
+        customer_id = add_customer(db)
+        with db.write() as session:
+            ledger.top_up(session, customer_id, 1000, "F1", "k1", "cli:test", AT)
+            call = add_call(session, customer_id)
+            ledger.reserve(session, call, 500, AT)
+            first, _ = ledger.charge_block(session, call, 0, 500, AT)
+            ledger.release(session, call, AT)
+        with db.write() as session:
+            again, created = ledger.charge_block(session, session.merge(call), 0, 500, AT)
+        assert not created
+        assert again.id == first.id
+        assert credit_of(db, customer_id).balance_cents == 500
+
+    def test_charge_replay_other_rate_conflicts(self, db: Database) -> None:
+        customer_id = add_customer(db)
+        with db.write() as session:
+            ledger.top_up(session, customer_id, 1000, "F1", "k1", "cli:test", AT)
+            call = add_call(session, customer_id)
+            ledger.reserve(session, call, 1000, AT)
+            first, _ = ledger.charge_block(session, call, 0, 500, AT)
+        with pytest.raises(IdempotencyConflict) as raised, db.write() as session:
+            ledger.charge_block(session, session.merge(call), 0, 400, AT)
+        assert raised.value.params["entry_id"] == first.id
+        assert credit_of(db, customer_id) == ledger.Credit(balance_cents=500, reserved_cents=500)
+
+    def test_charge_without_reservation_refused(self, db: Database) -> None:
+        customer_id = add_customer(db)
+        with db.write() as session:
+            ledger.top_up(session, customer_id, 1000, "F1", "k1", "cli:test", AT)
+            call = add_call(session, customer_id)
+        with pytest.raises(InsufficientCredit) as raised, db.write() as session:
+            ledger.charge_block(session, session.merge(call), 0, 500, AT)
+        assert raised.value.params["available"] == "€ 0,00"
+        assert credit_of(db, customer_id).balance_cents == 1000
+        assert entry_count(db) == 1
+
+    def test_charge_updates_loaded_reservation(self, db: Database) -> None:
+        customer_id = add_customer(db)
+        with db.write() as session:
+            ledger.top_up(session, customer_id, 1000, "F1", "k1", "cli:test", AT)
+            call = add_call(session, customer_id)
+            reservation = ledger.reserve(session, call, 1000, AT)
+            ledger.charge_block(session, call, 0, 300, AT)
+            ledger.charge_block(session, call, 1, 300, AT)
+            assert reservation.charged_cents == 600
+        with db.read() as session:
+            stored = session.get(Reservation, reservation.id)
+            assert stored is not None
+            assert stored.charged_cents == 600
+
     def test_release_twice_is_noop(self, db: Database) -> None:
         customer_id = add_customer(db)
         with db.write() as session:
