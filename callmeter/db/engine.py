@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from callmeter.errors import SchemaOutdated
@@ -91,6 +91,19 @@ class Database:
                 yield session
             finally:
                 session.rollback()
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """Open a Core connection for reads; it is rolled back at the end.
+
+        Cheaper than ``read()`` for a prepared statement, because no ORM
+        session is built.
+        """
+        with self.engine.connect() as connection:
+            try:
+                yield connection
+            finally:
+                connection.rollback()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
