@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.problems import request_language
 from api.token_cache import TokenCache
 from callmeter import i18n
+from callmeter.clock import utc_now
 from callmeter.db import Database
 from callmeter.errors import InvalidTime
 from callmeter.settings import Settings
@@ -107,8 +108,9 @@ async def authenticate(
     token_hash = hash_token(plaintext)
     caller = context.tokens.get(token_hash)
     if caller is None:
+        started = utc_now()
         caller = await run_in_threadpool(_verify, context.database, plaintext)
-        context.tokens.put(token_hash, caller)
+        context.tokens.put(token_hash, caller, started)
     return caller
 
 

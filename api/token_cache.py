@@ -66,14 +66,18 @@ class TokenCache(Generic[Value]):
             return None
         return entry.value
 
-    def put(self, token_hash: str, value: Value) -> None:
-        """Store a token that has just been verified against the database."""
+    def put(self, token_hash: str, value: Value, verified_at: datetime) -> None:
+        """Store a token verified against the database by a lookup that started at ``verified_at``.
+
+        The TTL counts from the start of the lookup, because a revocation
+        committed while it ran may not have been seen.
+        """
         if not self.ttl:
             return
         self._entries.pop(token_hash, None)
         while len(self._entries) >= self.max_entries:
             self._entries.popitem(last=False)
-        self._entries[token_hash] = _Entry(value, utc_now())
+        self._entries[token_hash] = _Entry(value, verified_at)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -9,6 +9,7 @@ from freezegun import freeze_time
 
 from api.dependencies import ApiContext, Caller
 from api.token_cache import TOKEN_CACHE_SECONDS, TokenCache
+from callmeter.clock import utc_now
 from callmeter.tokens import service as tokens
 from tests.api.conftest import Api
 
@@ -25,17 +26,25 @@ class TestTokenCache:
     def test_entry_expires_after_ttl(self) -> None:
         with freeze_time(NOW) as clock:
             cache: TokenCache[str] = TokenCache(ttl_seconds=5, max_entries=10)
-            cache.put("hash-a", "balie")
+            cache.put("hash-a", "balie", utc_now())
             clock.tick(timedelta(seconds=4.999))
             assert cache.get("hash-a") == "balie"
             clock.tick(timedelta(seconds=0.001))
             assert cache.get("hash-a") is None
             assert len(cache) == 0
 
+    def test_ttl_counts_from_lookup_start(self) -> None:
+        with freeze_time(NOW) as clock:
+            cache: TokenCache[str] = TokenCache(ttl_seconds=5, max_entries=10)
+            cache.put("hash-a", "balie", utc_now() - timedelta(seconds=4))
+            assert cache.get("hash-a") == "balie"
+            clock.tick(timedelta(seconds=1))
+            assert cache.get("hash-a") is None
+
     def test_clock_going_back_expires_entry(self) -> None:
         with freeze_time(NOW) as clock:
             cache: TokenCache[str] = TokenCache(ttl_seconds=5, max_entries=10)
-            cache.put("hash-a", "balie")
+            cache.put("hash-a", "balie", utc_now())
             clock.tick(timedelta(seconds=-1))
 
             assert cache.get("hash-a") is None
@@ -43,7 +52,7 @@ class TestTokenCache:
     def test_size_is_bounded_and_oldest_goes_first(self) -> None:
         cache: TokenCache[int] = TokenCache(ttl_seconds=5, max_entries=3)
         for number in range(5):
-            cache.put(f"hash-{number}", number)
+            cache.put(f"hash-{number}", number, utc_now())
 
         assert len(cache) == 3
         assert cache.get("hash-0") is None
@@ -52,7 +61,7 @@ class TestTokenCache:
 
     def test_zero_ttl_stores_nothing(self) -> None:
         cache: TokenCache[str] = TokenCache(ttl_seconds=0, max_entries=3)
-        cache.put("hash-a", "balie")
+        cache.put("hash-a", "balie", utc_now())
 
         assert cache.get("hash-a") is None
         assert len(cache) == 0
