@@ -19,6 +19,7 @@ from swagger_ui_bundle import swagger_ui_path
 from api.dependencies import ApiContext
 from api.problems import Problem, install_handlers, problem_responses
 from api.routers import calls, customers, ledger, lookup, system
+from api.token_cache import TOKEN_CACHE_SECONDS
 from api.web import install as install_web
 from api.web import router as web_router
 from callmeter.db import Database
@@ -26,7 +27,7 @@ from callmeter.settings import Settings, load_settings
 from callmeter.status import ServiceStatus
 from callmeter.tariffs import Tariff
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 The staff API of callmeter, which meters paid telephone support on the
 helpdesk line 038-7370296 and deducts prepaid credit in blocks of
 5 minutes (by default).
@@ -38,7 +39,8 @@ use GET; a write token may also create, change and delete. An invalid
 request gets its 422 whatever the token's scope; a valid change by a read
 token gets a 403. `/health` and
 `/metrics` are open without a token only when the setting `api.open_health`
-is true.
+is true. A verified token is trusted for {TOKEN_CACHE_SECONDS:g} seconds without a new database
+lookup, so a revoked token keeps working for up to {TOKEN_CACHE_SECONDS:g} seconds.
 
 **Money** is integer euro-cents (`amount_cents`). Requests may give euros
 as text instead (`"amount": "12,50"`); JSON numbers with a fraction are

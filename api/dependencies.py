@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.problems import request_language
+from api.token_cache import TokenCache
 from callmeter import i18n
+from callmeter.clock import utc_now
 from callmeter.db import Database
 from callmeter.errors import InvalidTime
 from callmeter.settings import Settings
 from callmeter.status import ServiceStatus
 from callmeter.tariffs import Tariff
-from callmeter.tokens.service import InsufficientScope, InvalidToken, Scope, verify
+from callmeter.tokens.service import (
+    MAX_TOKEN_LENGTH,
+    InsufficientScope,
+    InvalidToken,
+    Scope,
+    hash_token,
+    verify,
+)
 
 i18n.register(
     {
@@ -35,6 +45,14 @@ i18n.register(
 
 
 @dataclass(frozen=True)
+class Caller:
+    """The token a request was authenticated with, copied out of its session."""
+
+    name: str
+    scope: Scope
+
+
+@dataclass(frozen=True)
 class ApiContext:
     """The long-lived objects one app serves from, kept on ``app.state.context``."""
 
@@ -42,14 +60,7 @@ class ApiContext:
     database: Database
     tariff: Tariff
     status: ServiceStatus
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The token a request was authenticated with, copied out of its session."""
-
-    name: str
-    scope: Scope
+    tokens: TokenCache[Caller] = field(default_factory=TokenCache)
 
 
 def get_context(request: Request) -> ApiContext:
@@ -58,8 +69,19 @@ def get_context(request: Request) -> ApiContext:
     return context
 
 
-Context = Annotated[ApiContext, Depends(get_context)]
-Language = Annotated[i18n.Language, Depends(request_language)]
+# FastAPI runs a plain ``def`` dependency in the thread pool. These two only
+# read the request, so they are ``async`` to spare every request two thread
+# hops.
+async def _context_dependency(request: Request) -> ApiContext:
+    return get_context(request)
+
+
+async def _language_dependency(request: Request) -> i18n.Language:
+    return request_language(request)
+
+
+Context = Annotated[ApiContext, Depends(_context_dependency)]
+Language = Annotated[i18n.Language, Depends(_language_dependency)]
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -67,15 +89,34 @@ bearer = HTTPBearer(
 )
 
 
-def authenticate(
+async def authenticate(
     context: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Caller:
-    """Check the bearer token; routes that change data also call require_write."""
+    """Check the bearer token; routes that change data also call require_write.
+
+    A token verified within the last few seconds is taken from the app's
+    token cache (see ``api.token_cache``), so a revoked token is rejected
+    only after that cache time. Otherwise the database lookup runs in the
+    thread pool.
+    """
     if credentials is None:
         raise InvalidToken("error.token_missing")
-    with context.database.read() as session:
-        token = verify(session, credentials.credentials)
+    plaintext = credentials.credentials
+    if not plaintext or len(plaintext) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("error.token_invalid")
+    token_hash = hash_token(plaintext)
+    caller = context.tokens.get(token_hash)
+    if caller is None:
+        started = utc_now()
+        caller = await run_in_threadpool(_verify, context.database, plaintext)
+        context.tokens.put(token_hash, caller, started)
+    return caller
+
+
+def _verify(database: Database, plaintext: str) -> Caller:
+    with database.read() as session:
+        token = verify(session, plaintext)
         if token is None:
             raise InvalidToken("error.token_invalid")
         return Caller(name=token.name, scope="write" if token.scope == "write" else "read")
@@ -92,14 +133,14 @@ def require_write(caller: Caller) -> None:
         raise InsufficientScope("error.token_scope", name=caller.name)
 
 
-def authenticate_unless_open(
+async def authenticate_unless_open(
     context: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Caller | None:
     """Authenticate like every route, unless ``api.open_health`` opens health and metrics."""
     if context.settings.api.open_health:
         return None
-    return authenticate(context, credentials)
+    return await authenticate(context, credentials)
 
 
 Authenticated = Annotated[Caller, Depends(authenticate)]

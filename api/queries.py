@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from callmeter.clock import ensure_utc
-from callmeter.db.models import Call, LedgerEntry, Reservation
-from callmeter.ledger.service import BALANCE_KINDS, list_entries
+from callmeter.db.models import Call, Customer, LedgerEntry, Reservation
+from callmeter.ledger.service import BALANCE_KINDS, Credit, list_entries
 
 ACTIVE_STATES = ("admitted", "answered")
 
@@ -37,6 +37,36 @@ def _balance_before(session: Session, customer_id: int, first: LedgerEntry) -> i
         )
     )
     return int(total or 0)
+
+
+@dataclass(frozen=True)
+class CustomerCredit:
+    helpdesk_id: str
+    plan: str
+    credit: Credit
+
+
+# The customer and the two sums of ``ledger.service.credit`` in one statement,
+# built once: the balance endpoint is the API's busiest read, and building an
+# ORM query per request cost more CPU than SQLite took to run it.
+_CUSTOMER_CREDIT = select(
+    Customer.helpdesk_id,
+    Customer.plan,
+    select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
+    .where(LedgerEntry.customer_id == Customer.id, LedgerEntry.kind.in_(BALANCE_KINDS))
+    .scalar_subquery(),
+    select(func.coalesce(func.sum(Reservation.amount_cents - Reservation.charged_cents), 0))
+    .where(Reservation.customer_id == Customer.id, Reservation.released_at.is_(None))
+    .scalar_subquery(),
+).where(Customer.helpdesk_id == bindparam("helpdesk_id"))
+
+
+def customer_credit(connection: Connection, helpdesk_id: str) -> CustomerCredit | None:
+    """Read a customer's plan, balance and open reservations by normalised helpdesk ID, or None."""
+    row = connection.execute(_CUSTOMER_CREDIT, {"helpdesk_id": helpdesk_id}).one_or_none()
+    if row is None:
+        return None
+    return CustomerCredit(row[0], row[1], Credit(int(row[2] or 0), int(row[3] or 0)))
 
 
 def ledger_page(

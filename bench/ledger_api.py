@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import itertools
 import os
 import re
@@ -20,7 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import uvicorn
 
+from api.token_cache import TOKEN_CACHE_SECONDS
 from bench.common import REPO, Goal, Options, Section, Series, log
 from bench.databases import add_answered_calls, add_prepaid_customer, database_for, postgres_problem
 from bench.profiling import format_hotspots, hotspots, record_pid, temporary_output
@@ -289,6 +292,13 @@ def _api_server(database_url: str) -> Iterator[tuple[str, int]]:
                 server.wait(5)
 
 
+def _uvicorn_stack() -> str:
+    """Name the event loop and HTTP parser that uvicorn's "auto" settings pick in this environment."""
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"uvicorn {uvicorn.__version__}, {loop} event loop, {http} HTTP parser"
+
+
 def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
@@ -389,9 +399,11 @@ def balance(options: Options) -> Section:
         )
         section.rows.append([tool, "SQLite", rates.format(0), str(failures)])
         section.notes.append(
-            f"One uvicorn worker serves `GET /customers/HD-API/balance` with a read token, for a customer with "
-            f"{50 * BLOCKS_PER_CALL + 1} balance entries; {HTTP_CONNECTIONS} keep-alive connections for "
-            f"{seconds} s per run. The load generator is {tool}"
+            f"One uvicorn worker ({_uvicorn_stack()}) serves `GET /customers/HD-API/balance` with a read token, "
+            f"for a customer with {50 * BLOCKS_PER_CALL + 1} balance entries, on SQLite; {HTTP_CONNECTIONS} "
+            f"keep-alive connections for {seconds} s per run. The API's token cache looks the token up in the "
+            f"database once per {TOKEN_CACHE_SECONDS:g} s and serves the other requests from memory. "
+            f"The load generator is {tool}"
             + (
                 " (Debian package)."
                 if tool == "wrk"

@@ -19,6 +19,7 @@ The helpdesk's terms, as enforced here:
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import IntEnum
@@ -65,6 +66,21 @@ class Grant:
     reserved_cents: int  # 0 for plans that are not prepaid
 
 
+@dataclass(frozen=True, slots=True)
+class _Prices:
+    """Block prices that hold for every admission time in [valid_from, valid_until)."""
+
+    valid_from: datetime
+    valid_until: datetime
+    prices: tuple[int, ...]
+
+
+# How far past the admission time it was computed for a price list may be
+# reused, and how many (plan, ring timeout, count) lists are kept.
+PRICE_CACHE_SPAN = timedelta(minutes=5)
+PRICE_CACHE_KEYS = 16
+
+
 @lru_cache(maxsize=64)
 def _holidays_for_year(year: int, ignored: tuple[str, ...]) -> dict[date, str]:
     """Return Dutch public holidays of one year, minus the ignored names.
@@ -91,6 +107,10 @@ class Tariff:
         self.zone_info = settings.zone_info
         self.block_ms = settings.block_seconds * 1000
         self.grace_ms = settings.grace_seconds * 1000
+        # Window edges depend only on the local date and the frozen settings,
+        # and every grant asks for the same two or three days again.
+        self._day_edges = lru_cache(maxsize=64)(self._compute_day_edges)
+        self._prices: dict[tuple[Plan, timedelta, int], _Prices] = {}
 
     # Zones
 
@@ -168,24 +188,24 @@ class Tariff:
 
     # Grants
 
+    def _compute_day_edges(self, day: date) -> tuple[datetime, ...]:
+        """List the window edges of one local date, midnight included, as sorted UTC instants."""
+        zones = self.day_zones(day)
+        edges = {time(0)}
+        for window in zones.zone1 + zones.zone2:
+            edges.update((window.start, window.end))
+        # fold=0 picks the first of two repeated wall times; a window edge
+        # never sits inside a DST gap in the shipped zones.
+        return tuple(sorted(ensure_utc(datetime.combine(day, edge, tzinfo=self.zone_info)) for edge in edges))
+
     def _zone_changes(self, first: datetime, last: datetime) -> list[datetime]:
-        """List the window edges strictly inside (first, last] as UTC instants."""
+        """List the window edges strictly inside (first, last] as UTC instants, in order."""
         local_first = first.astimezone(self.zone_info)
         local_last = last.astimezone(self.zone_info)
         changes: list[datetime] = []
         day = local_first.date()
         while day <= local_last.date() + timedelta(days=1):
-            zones = self.day_zones(day)
-            edges = {time(0)}
-            for window in zones.zone1 + zones.zone2:
-                edges.update((window.start, window.end))
-            for edge in edges:
-                # fold=0 picks the first of two repeated wall times; a window
-                # edge never sits inside a DST gap in the shipped zones.
-                instant = datetime.combine(day, edge, tzinfo=self.zone_info)
-                instant_utc = ensure_utc(instant)
-                if first < instant_utc <= last:
-                    changes.append(instant_utc)
+            changes.extend(instant for instant in self._day_edges(day) if first < instant <= last)
             day += timedelta(days=1)
         return changes
 
@@ -211,20 +231,101 @@ class Tariff:
         if plan != "prepaid":
             return self._grant(max_blocks, reserved_cents=0)
 
-        ring_ms = (
-            self.settings.ring_timeout_seconds if ring_timeout_seconds is None else ring_timeout_seconds
-        ) * 1000
+        ring = timedelta(
+            seconds=self.settings.ring_timeout_seconds if ring_timeout_seconds is None else ring_timeout_seconds
+        )
         reserved_cents = 0
         blocks = 0
-        while blocks < max_blocks:
-            earliest = self.block_start(admitted_at, blocks)
-            latest = earliest + timedelta(milliseconds=ring_ms)
-            price = self.highest_rate_cents(plan, earliest, latest)
+        for price in self.block_prices(plan, admitted_at, ring, max_blocks):
             if reserved_cents + price > available_cents:
                 break
             reserved_cents += price
             blocks += 1
         return self._grant(blocks, reserved_cents)
+
+    def block_prices(self, plan: Plan, admitted_at: datetime, ring: timedelta, count: int) -> tuple[int, ...]:
+        """Price blocks 0 to count - 1 of a call admitted at an instant and answered within ``ring``.
+
+        Block n costs highest_rate_cents(plan, start_n, start_n + ring). The
+        prices stay the same until some block start or latest answer time
+        reaches a zone edge, so the last result is reused while the
+        admission time stays within the span computed with it.
+        """
+        first = ensure_utc(admitted_at)
+        key = (plan, ring, count)
+        cached = self._prices.get(key)
+        if cached is not None and cached.valid_from <= first < cached.valid_until:
+            return cached.prices
+        prices = self._price_blocks(plan, first, ring, count)
+        if len(self._prices) >= PRICE_CACHE_KEYS:
+            self._prices.clear()
+        # One assignment of an immutable value, so threads that grant at the
+        # same time see the old entry or the new one, never a mix.
+        self._prices[key] = _Prices(first, self._prices_valid_until(first, ring, count), prices)
+        return prices
+
+    def _price_blocks(self, plan: Plan, first: datetime, ring: timedelta, count: int) -> tuple[int, ...]:
+        # The edges inside every block's range are looked up once for the
+        # longest call and sliced per block, which gives the same prices as
+        # highest_rate_cents with one zone_at per edge instead of one per
+        # edge and block.
+        edges = self._zone_changes(first, self.block_start(first, max(count - 1, 0)) + ring)
+        edge_rates = [self.rate_cents(plan, self.zone_at(edge)) for edge in edges]
+        prices: list[int] = []
+        for n in range(count):
+            earliest = self.block_start(first, n)
+            inside = edge_rates[bisect_right(edges, earliest) : bisect_right(edges, earliest + ring)]
+            prices.append(max([self.rate_cents(plan, self.zone_at(earliest)), *inside]))
+        return tuple(prices)
+
+    def _prices_valid_until(self, first: datetime, ring: timedelta, count: int) -> datetime:
+        """Return the end of the span [first, end) of admission times with the prices of ``first``.
+
+        The prices of an admission time t equal those of ``first`` when no
+        zone boundary lies in (first + shift, t + shift] for any shift of
+        a block start (n · block) or a latest answer time (n · block +
+        ring). Then every block start stays between the same two
+        boundaries, where the local date and every window's membership are
+        fixed, and every answer range holds the same edges. The boundaries
+        are the window edges and midnights at both folds of a repeated
+        hour. An offset change is no boundary, so a span that includes
+        one is not cached.
+        """
+        last = first + PRICE_CACHE_SPAN + ring + timedelta(milliseconds=max(count - 1, 0) * self.block_ms)
+        # NOTE: equal offsets at both ends are taken to mean no offset change
+        # in between. The span is a few hours, and no zone in tzdata changes
+        # its offset twice within hours in current years.
+        if first.astimezone(self.zone_info).utcoffset() != last.astimezone(self.zone_info).utcoffset():
+            return first
+        shifts = [
+            shift
+            for n in range(count)
+            for shift in (
+                timedelta(milliseconds=n * self.block_ms),
+                timedelta(milliseconds=n * self.block_ms) + ring,
+            )
+        ]
+        valid_until = first + PRICE_CACHE_SPAN
+        for boundary in self._boundaries(first, last):
+            for shift in shifts:
+                candidate = boundary - shift
+                if first < candidate < valid_until:
+                    valid_until = candidate
+        return valid_until
+
+    def _boundaries(self, first: datetime, last: datetime) -> list[datetime]:
+        """List the instants in (first, last] where the local date or a window's membership may change."""
+        found: list[datetime] = []
+        day = first.astimezone(self.zone_info).date()
+        while day <= last.astimezone(self.zone_info).date() + timedelta(days=1):
+            zones = self.day_zones(day)
+            for edge in {time(0)}.union(*((window.start, window.end) for window in zones.zone1 + zones.zone2)):
+                for fold in (0, 1):
+                    instant = ensure_utc(datetime.combine(day, edge, tzinfo=self.zone_info).replace(fold=fold))
+                    if first < instant <= last:
+                        found.append(instant)
+            day += timedelta(days=1)
+        return found
 
     def _grant(self, blocks: int, reserved_cents: int) -> Grant:
         grant_ms = blocks * self.block_ms

@@ -6,12 +6,13 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import AfterValidator
+from starlette.concurrency import run_in_threadpool
 
 from api.convert import as_plan, customer_out, load_customer, local
 from api.dependencies import Authenticated, Context, Language, parse_optional_instant, require_write
 from api.money import resolve_topup_amount
 from api.problems import problem_responses
-from api.queries import ledger_page
+from api.queries import customer_credit, ledger_page
 from api.schemas import (
     BalanceOut,
     CustomerChange,
@@ -27,8 +28,12 @@ from api.schemas import (
 )
 from callmeter.clock import utc_now
 from callmeter.customers import service as customers
+from callmeter.customers.service import parse_helpdesk_id
+from callmeter.db import Database
+from callmeter.errors import InvalidInput, UnknownCustomer
 from callmeter.ledger import service as ledger
 from callmeter.money import format_cents
+from callmeter.settings import Plan
 
 router = APIRouter(tags=["customers"])
 
@@ -186,14 +191,13 @@ def remove_number(context: Context, caller: Authenticated, helpdesk_id: str, num
     ),
     responses=READ_ONE,
 )
-def get_balance(context: Context, _caller: Authenticated, language: Language, helpdesk_id: str) -> BalanceOut:
+async def get_balance(
+    context: Context, _caller: Authenticated, language: Language, helpdesk_id: str
+) -> BalanceOut:
+    # Async, so that the request makes one thread-pool hop, for the database
+    # read. The grant and the response are cheap enough for the event loop.
     now = utc_now()
-    with context.database.read() as session:
-        customer = load_customer(session, helpdesk_id)
-        credit = ledger.credit(session, customer.id)
-        plan = as_plan(customer.plan)
-        helpdesk = customer.helpdesk_id
-
+    helpdesk, plan, credit = await run_in_threadpool(_read_credit, context.database, helpdesk_id)
     grant = context.tariff.grant(plan, now, credit.available_cents)
     return BalanceOut(
         helpdesk_id=helpdesk,
@@ -208,6 +212,18 @@ def get_balance(context: Context, _caller: Authenticated, language: Language, he
         grant_minutes=grant.grant_seconds // 60,
         at=local(now, context.settings),
     )
+
+
+def _read_credit(database: Database, helpdesk_id: str) -> tuple[str, Plan, ledger.Credit]:
+    try:
+        normalised = parse_helpdesk_id(helpdesk_id)
+    except InvalidInput:
+        raise UnknownCustomer("error.unknown_customer", helpdesk_id=helpdesk_id) from None
+    with database.read_connection() as connection:
+        found = customer_credit(connection, normalised)
+    if found is None:
+        raise UnknownCustomer("error.unknown_customer", helpdesk_id=helpdesk_id)
+    return found.helpdesk_id, as_plan(found.plan), found.credit
 
 
 @router.post(

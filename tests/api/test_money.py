@@ -75,10 +75,52 @@ class TestBalance:
         assert body["reserved"] == "€ 10,00"
         assert body["grant_minutes"] == 10
 
+    @freeze_time(ZONE_ONE_MORNING)
+    def test_balance_equals_ledger_credit(self, api: Api) -> None:
+        api.create_customer("HD-1001")
+        api.create_customer("HD-1002")
+        api.top_up("HD-1001", 5000, "k1")
+        api.top_up("HD-1002", 700, "k2")
+        at = datetime(2026, 12, 8, 9, tzinfo=UTC)
+        charged = insert_call(api.database, "1765184400.1", state="answered")
+        released = insert_call(api.database, "1765184400.2", state="answered")
+        with api.database.write() as session:
+            from callmeter.db.models import Call
+
+            for call_id in (charged, released):
+                call = session.get(Call, call_id)
+                assert call is not None
+                call.customer_id = 1
+                ledger.reserve(session, call, 1500, at)
+            charged_call = session.get(Call, charged)
+            released_call = session.get(Call, released)
+            assert charged_call is not None and released_call is not None
+            ledger.charge_block(session, charged_call, 0, 500, at)
+            ledger.release(session, released_call, at)
+        with api.database.read() as session:
+            expected = ledger.credit(session, 1)
+
+        body = api.client.get("/customers/hd-1001/balance", headers=api.read).json()
+
+        assert body["helpdesk_id"] == "HD-1001"
+        assert body["balance_cents"] == expected.balance_cents == 4500
+        assert body["reserved_cents"] == expected.reserved_cents == 1000
+        assert body["available_cents"] == expected.available_cents == 3500
+
     def test_unknown_customer_is_404(self, api: Api) -> None:
         response = api.client.get("/customers/HD-9999/balance", headers=api.read)
 
         assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "unknown_customer"
+
+    @pytest.mark.parametrize("helpdesk_id", ["HD 1001", "x" * 200, "%C3%A9"])
+    def test_malformed_helpdesk_id_is_404(self, api: Api, helpdesk_id: str) -> None:
+        response = api.client.get(f"/customers/{helpdesk_id}/balance", headers=api.english(api.read))
+
+        assert response.status_code == 404
+        assert response.json()["code"] == "unknown_customer"
+        assert response.json()["detail"].startswith("Unknown")
 
 
 # Each case: the body, a part of the Dutch detail and a part of the English one.

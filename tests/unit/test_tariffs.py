@@ -233,3 +233,118 @@ def test_grant_affordable_whatever_the_answer_time(
     assert len(quote.blocks) == grant.blocks
     assert quote.total_cents <= grant.reserved_cents
     assert grant.reserved_cents <= max(credit, 0)
+
+
+def reference_grant(engine: Tariff, admitted: datetime, credit: int, ring_timeout: int) -> tuple[int, int]:
+    """Price block after block with highest_rate_cents, as billing rule 5 reads; return blocks and cents."""
+    max_blocks = engine.settings.max_call_seconds // engine.settings.block_seconds
+    reserved = 0
+    blocks = 0
+    while blocks < max_blocks:
+        earliest = engine.block_start(admitted, blocks)
+        price = engine.highest_rate_cents("prepaid", earliest, earliest + timedelta(seconds=ring_timeout))
+        if reserved + price > credit:
+            break
+        reserved += price
+        blocks += 1
+    return blocks, reserved
+
+
+@st.composite
+def whole_minutes(draw: st.DrawFn) -> datetime:
+    """Instants on whole minutes, where window edges are, so a block range often ends on one."""
+    week = draw(st.sampled_from(WEEK_STARTS))
+    return week.astimezone(UTC) + timedelta(minutes=draw(st.integers(0, 7 * 24 * 60 - 1)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    admitted=st.one_of(instants(), whole_minutes()),
+    credit=st.integers(-1000, 40_000),
+    ring_timeout=st.sampled_from([0, 60, 300, 1800]) | st.integers(0, 3 * 3600),
+    block_seconds=st.sampled_from([1, 60, 300, 3600]),
+    policy=POLICIES,
+)
+def test_grant_matches_reference_pricing(
+    admitted: datetime, credit: int, ring_timeout: int, block_seconds: int, policy: str
+) -> None:
+    engine = tariff(holiday_policy=policy, block_seconds=block_seconds)
+    # The same engine twice: the second grant runs on cached day edges.
+    for _ in range(2):
+        grant = engine.grant("prepaid", admitted, credit, ring_timeout)
+
+        assert (grant.blocks, grant.reserved_cents) == reference_grant(engine, admitted, credit, ring_timeout)
+
+
+@pytest.mark.parametrize(
+    ("wall", "ring_timeout"),
+    [
+        ("2026-12-08T17:55", 300),  # block 0 may be answered exactly at 18:00
+        ("2026-12-08T17:55", 299),  # ... or up to one second before
+        ("2026-12-08T18:00", 0),  # block 0 starts on the edge
+        ("2026-12-08T16:00", 3600),  # blocks 0 to 12 may reach 18:00 or later
+        ("2026-12-12T11:50", 600),  # Saturday zone 2 starts at 12:00
+        ("2026-10-25T01:55", 300),  # autumn DST: 02:00-03:00 runs twice
+    ],
+)
+def test_grant_on_edges_matches_reference(wall: str, ring_timeout: int) -> None:
+    engine = tariff()
+    admitted = local(wall)
+
+    grant = engine.grant("prepaid", admitted, 40_000, ring_timeout)
+
+    assert (grant.blocks, grant.reserved_cents) == reference_grant(engine, admitted, 40_000, ring_timeout)
+
+
+# Window edges inside the hour that autumn DST repeats (02:00-03:00 on the
+# last Sunday of October), where a wall time occurs twice.
+REPEATED_HOUR_ZONES = {
+    day: {"zone1": ["00:00-02:30", "09:00-18:00"], "zone2": ["02:30-03:00", "18:00-21:00"]}
+    for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.one_of(instants(), whole_minutes()),
+    steps=st.lists(st.integers(0, 400) | st.sampled_from([1, 60, 300]), min_size=1, max_size=40),
+    credit=st.integers(0, 40_000),
+    ring_timeout=st.sampled_from([0, 60, 600]) | st.integers(0, 3600),
+    repeated_hour=st.booleans(),
+)
+def test_reused_prices_match_reference(
+    start: datetime, steps: list[int], credit: int, ring_timeout: int, repeated_hour: bool
+) -> None:
+    engine = tariff(zones=REPEATED_HOUR_ZONES) if repeated_hour else tariff()
+    admitted = start
+    # Time moves forward in small steps, as it does between balance requests,
+    # so most grants reuse the prices of an earlier one.
+    for step in steps:
+        admitted += timedelta(seconds=step)
+
+        grant = engine.grant("prepaid", admitted, credit, ring_timeout)
+
+        assert (grant.blocks, grant.reserved_cents) == reference_grant(engine, admitted, credit, ring_timeout)
+
+
+@pytest.mark.parametrize("block_seconds", [300, 420])
+@pytest.mark.parametrize("repeated_hour", [False, True])
+@pytest.mark.parametrize(
+    "night_start",
+    [
+        datetime(2026, 10, 24, 22, 0, tzinfo=UTC),  # autumn: 03:00 CEST becomes 02:00 CET at 01:00 UTC
+        datetime(2027, 3, 27, 23, 0, tzinfo=UTC),  # spring: 02:00 CET becomes 03:00 CEST at 01:00 UTC
+    ],
+)
+def test_reused_prices_through_dst_night(
+    night_start: datetime, repeated_hour: bool, block_seconds: int
+) -> None:
+    zones = REPEATED_HOUR_ZONES if repeated_hour else Settings().zones
+    engine = tariff(zones=zones, block_seconds=block_seconds)
+    # 37 s steps for four hours land on every minute's second sooner or later.
+    for step in range(4 * 3600 // 37):
+        admitted = night_start + timedelta(seconds=37 * step)
+
+        grant = engine.grant("prepaid", admitted, 40_000, 600)
+
+        assert (grant.blocks, grant.reserved_cents) == reference_grant(engine, admitted, 40_000, 600), admitted
