@@ -65,6 +65,10 @@ class Grant:
     reserved_cents: int  # 0 for plans that are not prepaid
 
 
+# Local dates whose window edges a Tariff keeps; a year of dates is far more than any grant reads.
+_EDGE_CACHE_DAYS = 400
+
+
 @lru_cache(maxsize=64)
 def _holidays_for_year(year: int, ignored: tuple[str, ...]) -> dict[date, str]:
     """Return Dutch public holidays of one year, minus the ignored names.
@@ -91,6 +95,7 @@ class Tariff:
         self.zone_info = settings.zone_info
         self.block_ms = settings.block_seconds * 1000
         self.grace_ms = settings.grace_seconds * 1000
+        self._edges_by_day: dict[date, tuple[datetime, ...]] = {}
 
     # Zones
 
@@ -168,24 +173,34 @@ class Tariff:
 
     # Grants
 
+    def _day_edges(self, day: date) -> tuple[datetime, ...]:
+        """Return the window edges of a local date as sorted UTC instants, midnight included.
+
+        A grant reads the edges of the same few days once per block, so
+        they are computed once per date and configuration.
+        """
+        cached = self._edges_by_day.get(day)
+        if cached is not None:
+            return cached
+        zones = self.day_zones(day)
+        edges = {time(0)}
+        for window in zones.zone1 + zones.zone2:
+            edges.update((window.start, window.end))
+        # fold=0 picks the first of two repeated wall times; a window edge
+        # never sits inside a DST gap in the shipped zones.
+        instants = tuple(sorted(ensure_utc(datetime.combine(day, edge, tzinfo=self.zone_info)) for edge in edges))
+        if len(self._edges_by_day) >= _EDGE_CACHE_DAYS:
+            self._edges_by_day.clear()
+        self._edges_by_day[day] = instants
+        return instants
+
     def _zone_changes(self, first: datetime, last: datetime) -> list[datetime]:
         """List the window edges strictly inside (first, last] as UTC instants."""
-        local_first = first.astimezone(self.zone_info)
-        local_last = last.astimezone(self.zone_info)
+        day = first.astimezone(self.zone_info).date()
+        last_day = last.astimezone(self.zone_info).date() + timedelta(days=1)
         changes: list[datetime] = []
-        day = local_first.date()
-        while day <= local_last.date() + timedelta(days=1):
-            zones = self.day_zones(day)
-            edges = {time(0)}
-            for window in zones.zone1 + zones.zone2:
-                edges.update((window.start, window.end))
-            for edge in edges:
-                # fold=0 picks the first of two repeated wall times; a window
-                # edge never sits inside a DST gap in the shipped zones.
-                instant = datetime.combine(day, edge, tzinfo=self.zone_info)
-                instant_utc = ensure_utc(instant)
-                if first < instant_utc <= last:
-                    changes.append(instant_utc)
+        while day <= last_day:
+            changes.extend(instant for instant in self._day_edges(day) if first < instant <= last)
             day += timedelta(days=1)
         return changes
 
