@@ -20,7 +20,7 @@ import contextlib
 import functools
 import inspect
 import ipaddress
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Literal, TypeVar
@@ -92,46 +92,56 @@ class _Connection:
 
     async def read_line(self) -> str | None:
         """Read one line without its newline, or None at end of stream."""
-        try:
+        with self._guard():
             async with asyncio.timeout_at(self.deadline):
-                raw = await self.reader.readline()
-        except TimeoutError:
-            raise SessionError("timed out") from None
-        except ValueError:
-            raise SessionError(f"line longer than {MAX_LINE_BYTES} bytes") from None
-        except ConnectionError as error:
-            raise SessionError(f"connection lost: {error}") from None
+                return await self._line()
+
+    async def read_environment(self) -> dict[str, str]:
+        # One deadline covers the whole environment: Asterisk sends it in one
+        # write, so the lines are usually buffered already and a timer per
+        # line would cost more than reading them.
+        environment: dict[str, str] = {}
+        with self._guard():
+            async with asyncio.timeout_at(self.deadline):
+                for _ in range(MAX_ENVIRONMENT_LINES):
+                    line = await self._line()
+                    if line is None:
+                        raise SessionError("stream ended before the end of the agi_* environment")
+                    if line == "":
+                        return environment
+                    name, separator, value = line.partition(":")
+                    if not separator or not name.startswith("agi_") or not name.isprintable():
+                        raise SessionError(f"invalid environment line {line[:80]!r}")
+                    environment[name] = value.removeprefix(" ")
+        raise SessionError(f"more than {MAX_ENVIRONMENT_LINES} environment lines")
+
+    async def command(self, line: str) -> str | None:
+        """Send one command and return its result line, or None at end of stream."""
+        with self._guard():
+            async with asyncio.timeout_at(self.deadline):
+                self.writer.write((line + "\n").encode())
+                await self.writer.drain()
+                return await self._line()
+
+    async def _line(self) -> str | None:
+        raw = await self.reader.readline()
         if not raw:
             return None
         if not raw.endswith(b"\n"):
             raise SessionError("stream ended inside a line")
         return raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
-    async def read_environment(self) -> dict[str, str]:
-        environment: dict[str, str] = {}
-        for _ in range(MAX_ENVIRONMENT_LINES):
-            line = await self.read_line()
-            if line is None:
-                raise SessionError("stream ended before the end of the agi_* environment")
-            if line == "":
-                return environment
-            name, separator, value = line.partition(":")
-            if not separator or not name.startswith("agi_") or not name.isprintable():
-                raise SessionError(f"invalid environment line {line[:80]!r}")
-            environment[name] = value.removeprefix(" ")
-        raise SessionError(f"more than {MAX_ENVIRONMENT_LINES} environment lines")
-
-    async def command(self, line: str) -> str | None:
-        """Send one command and return its result line, or None at end of stream."""
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn the ways a socket read or write can fail into a SessionError."""
         try:
-            async with asyncio.timeout_at(self.deadline):
-                self.writer.write((line + "\n").encode())
-                await self.writer.drain()
+            yield
         except TimeoutError:
             raise SessionError("timed out") from None
+        except ValueError:
+            raise SessionError(f"line longer than {MAX_LINE_BYTES} bytes") from None
         except ConnectionError as error:
             raise SessionError(f"connection lost: {error}") from None
-        return await self.read_line()
 
 
 def _is_hangup(reply: str | None) -> bool:

@@ -118,11 +118,9 @@ def _admit_once(session: Session, tariff: Tariff, request: CallRequest, at: date
         return Admission(existing.id, _decision_from_row(existing), repeated=True)
 
     e164 = try_normalise(request.caller_raw)
-    customer = find_by_number(session, e164) if e164 is not None else None
-    if customer is not None:
-        # Serialise admissions of one customer before reading its credit, so two calls
-        # can never both reserve the same money.
-        ledger.lock_customer(session, customer.id)
+    # Lock the customer while finding it, so two calls of one customer are
+    # serialised before either reads the credit and neither can reserve the same money.
+    customer = find_by_number(session, e164, lock=True) if e164 is not None else None
     found = (e164, customer) if e164 is not None else None
     decision = evaluate(session, tariff, request.caller_raw, request.presentation, at, found=found)
 
@@ -143,7 +141,8 @@ def _admit_once(session: Session, tariff: Tariff, request: CallRequest, at: date
     session.add(call)
     session.flush()
     if decision.admitted and decision.reserved_cents > 0:
-        ledger.reserve(session, call, decision.reserved_cents, at)
+        assert customer is not None
+        ledger.reserve(session, call, decision.reserved_cents, at, locked=customer)
     return Admission(call.id, decision, repeated=False)
 
 

@@ -244,10 +244,15 @@ def remove_number(session: Session, helpdesk_id: str, raw: str) -> str:
     return e164
 
 
-def find_by_number(session: Session, e164: str) -> Customer | None:
-    """Return the customer a normalised number belongs to, or None."""
-    return session.scalar(
-        select(Customer)
-        .join(PhoneNumber, PhoneNumber.customer_id == Customer.id)
-        .where(PhoneNumber.e164 == e164)
+def find_by_number(session: Session, e164: str, lock: bool = False) -> Customer | None:
+    """Return the customer a normalised number belongs to, or None.
+
+    With ``lock`` the customer row is locked for the rest of the transaction
+    in the same statement, as ``ledger.service.lock_customer`` locks it.
+    """
+    statement = (
+        select(Customer).join(PhoneNumber, PhoneNumber.customer_id == Customer.id).where(PhoneNumber.e164 == e164)
     )
+    if lock:
+        statement = statement.with_for_update(key_share=True, of=Customer)
+    return session.scalar(statement)

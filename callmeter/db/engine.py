@@ -10,8 +10,9 @@ same balance and both spend it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,14 @@ class Database:
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
             self.write_engine = self.engine
+        # SQLite admits one writer at a time, and a writer that finds the lock
+        # taken sleeps in SQLite's busy handler for up to 100 ms per try. The
+        # writers of one process therefore queue on this lock instead, and
+        # wake the moment the previous one commits; busy_timeout still covers
+        # writers in other processes.
+        self._write_lock: threading.RLock | nullcontext[None] = (
+            threading.RLock() if self.is_sqlite else nullcontext()
+        )
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
 
@@ -117,7 +126,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """Open one write transaction; commit on success, roll back on error."""
-        with self._write_sessions() as session, session.begin():
+        with self._write_lock, self._write_sessions() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

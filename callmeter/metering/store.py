@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from callmeter.clock import ensure_utc
@@ -102,22 +102,30 @@ def count_open_reservations(db: Database) -> int:
 
 
 def save_progress(db: Database, call: MeteredCall) -> None:
-    """Persist the answer, the bridge state and the last event time of an open call."""
+    """Persist the answer, the bridge state and the last event time of an open call.
+
+    One UPDATE without loading the row first: the meter runs this on every
+    answer and bridge change, inside the event path.
+    """
+    values: dict[str, object] = {
+        "state": "answered" if call.answered_at is not None else "admitted",
+        "answered_at": call.answered_at,
+        "answer_estimated": call.answer_estimated,
+        "bridge_left_at": call.bridge_left_at if not call.in_bridge else None,
+        "last_event_at": call.last_event_at,
+        "cut_off": call.cut_off,
+    }
+    if call.linkedid:
+        values["linkedid"] = func.coalesce(Call.linkedid, call.linkedid)
+    if call.channel:
+        values["channel"] = call.channel
     with db.write() as session:
-        row = session.get(Call, call.call_id)
-        assert row is not None
-        if row.state not in OPEN_STATES:
-            return
-        row.state = "answered" if call.answered_at is not None else "admitted"
-        row.answered_at = call.answered_at
-        row.answer_estimated = call.answer_estimated
-        row.bridge_left_at = call.bridge_left_at if not call.in_bridge else None
-        row.last_event_at = call.last_event_at
-        row.cut_off = call.cut_off
-        if call.linkedid and not row.linkedid:
-            row.linkedid = call.linkedid
-        if call.channel:
-            row.channel = call.channel
+        session.execute(
+            update(Call)
+            .where(Call.id == call.call_id, Call.state.in_(OPEN_STATES))
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def charge_block(db: Database, tariff: Tariff, call: MeteredCall, n: int) -> ChargedBlock:
