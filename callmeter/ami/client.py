@@ -195,6 +195,11 @@ class AmiClient:
         return self._connected.is_set()
 
     @property
+    def wanted_events(self) -> frozenset[str] | None:
+        """Return the lower-case event names delivered, or None when every event is."""
+        return self._wanted
+
+    @property
     def frames_read(self) -> int:
         """Count the whole frames read on every link so far, skipped ones included."""
         return self._frames_read
