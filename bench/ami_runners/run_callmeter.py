@@ -16,7 +16,7 @@ libraries do (event name, Uniqueid, one dict lookup), which separates the
 cost of the client from the cost of the meter.
 
 In both modes the client gets the meter's event names
-(``Meter.wanted_events``), as the service gives them, and skips every other
+(``Meter.handled_events``), as the service gives them, and skips every other
 event unparsed. The runner adds ``UserEvent``, which production does not
 ask for, only so that the end marker reaches the handler. An event counts
 when it was handled or skipped, so the count is every event of the stream.
@@ -101,7 +101,7 @@ async def _count(
         on_event,
         on_connected=on_connected,
         on_disconnected=meter.on_disconnected,
-        events=meter.wanted_events | {"userevent"},
+        events=meter.handled_events | {"userevent"},
     )
     meter.pbx = client
     meter.event_source = client

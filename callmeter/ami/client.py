@@ -68,9 +68,10 @@ BACKPRESSURE_LOG_SECONDS = 10.0
 STREAM_BUFFER_BYTES = READ_CHUNK_BYTES
 # Events the client itself needs, so they pass any filter: Shutdown ends the link.
 CLIENT_EVENTS = frozenset({"shutdown"})
-# Frames of one event start with this line, in every Asterisk version.
+# Asterisk writes the Event header first, as the recordings show. A frame that
+# starts otherwise is judged after parsing.
 EVENT_PREFIX = b"Event: "
-# Distinct first lines remembered by the filter; Asterisk has a few hundred event names.
+# Distinct first lines remembered by the filter: far more than the event names in use.
 FIRST_LINES_LIMIT = 4096
 
 
@@ -103,23 +104,23 @@ _QueueItem = Message | _Connected | _Disconnected | _Stop
 
 
 class _FirstLines(dict[bytes, bool]):
-    """Whether a frame passes the event filter, by its first line as raw bytes up to the CR.
+    """Cache of whether a frame passes the event filter, keyed by its first line as raw bytes up to the CR.
 
     Each distinct line is judged once, so the usual frame costs one dict
-    lookup and no decoding. Anything but an ``Event: `` line passes.
+    lookup and no decoding. A frame whose first line is no ``Event: `` line passes.
     """
 
-    def __init__(self, wanted: frozenset[str]) -> None:
+    def __init__(self, names: frozenset[str]) -> None:
         super().__init__()
-        self._wanted = wanted
+        self._names = names
 
     def __missing__(self, line: bytes) -> bool:
         passes = True
         if line.startswith(EVENT_PREFIX) and line.endswith(b"\r"):
             name = line[len(EVENT_PREFIX) : -1].decode("utf-8", "replace").lower()
-            passes = name in self._wanted
+            passes = name in self._names
         if len(self) >= FIRST_LINES_LIMIT:
-            # Only a broken or hostile peer sends this many; start over rather than grow.
+            # Odd first lines from a broken peer must not grow the cache without bound.
             self.clear()
         self[line] = passes
         return passes
@@ -162,7 +163,7 @@ class AmiClient:
         queue_size: int = EVENT_QUEUE_SIZE,
         events: Collection[str] | None = None,
     ) -> None:
-        """``events``: the event names ``on_event`` wants (any case); None hands it every event."""
+        """``events``: the event names (any case) to hand to ``on_event``; None hands it every event."""
         self._settings = settings
         self._on_event = on_event
         self._on_connected = on_connected
@@ -183,8 +184,8 @@ class AmiClient:
         self._backpressure_logged_at = -BACKPRESSURE_LOG_SECONDS
         self._backpressure_waits = 0
         self.attempts = 0  # reconnection attempts since the last successful login
-        self._wanted = None if events is None else frozenset(name.lower() for name in events) | CLIENT_EVENTS
-        self._passes = _FirstLines(self._wanted or frozenset())
+        self._filter = None if events is None else frozenset(name.lower() for name in events) | CLIENT_EVENTS
+        self._passes = _FirstLines(self._filter or frozenset())
         self._frames_read = 0
         self._events_skipped = 0
 
@@ -195,18 +196,18 @@ class AmiClient:
         return self._connected.is_set()
 
     @property
-    def wanted_events(self) -> frozenset[str] | None:
-        """Return the lower-case event names delivered, or None when every event is."""
-        return self._wanted
+    def event_filter(self) -> frozenset[str] | None:
+        """The lower-case event names handed to ``on_event``, or None when every event is."""
+        return self._filter
 
     @property
     def frames_read(self) -> int:
-        """Count the whole frames read on every link so far, skipped ones included."""
+        """Whole frames read on every link so far, skipped ones included."""
         return self._frames_read
 
     @property
     def events_skipped(self) -> int:
-        """Count the events skipped so far because the handler does not want them."""
+        """Events skipped so far because they are not in the event filter."""
         return self._events_skipped
 
     @property
@@ -297,8 +298,8 @@ class AmiClient:
                 settings.port,
                 ssl=context,
                 server_hostname=settings.host if context else None,
-                # FrameReader bounds the frames; this bound is where the transport pauses, and
-                # below one read's worth it would pause and resume the socket at every read.
+                # FrameReader bounds the frames. This limit only sets where the transport pauses,
+                # and below one read's worth it would pause and resume the socket at every read.
                 limit=STREAM_BUFFER_BYTES,
             ),
             settings.action_timeout_seconds,
@@ -395,8 +396,8 @@ class AmiClient:
                 # Items of a pending list are events too, so nothing is skipped while one
                 # is open. A list action sent during this loop cannot have items in
                 # frames that were read before it was sent.
-                if self._wanted is not None and not self._lists:
-                    frames = self._wanted_frames(frames)
+                if self._filter is not None and not self._lists:
+                    frames = self._filter_frames(frames)
                 for frame in frames:
                     message = parse_frame(frame, received_at)
                     if message is not None:
@@ -405,8 +406,8 @@ class AmiClient:
             # Fail every waiting action now, because no response will come.
             self._fail_pending("link lost")
 
-    def _wanted_frames(self, frames: list[bytes]) -> list[bytes]:
-        """Drop the events the handler does not want, judged by the first line of each frame."""
+    def _filter_frames(self, frames: list[bytes]) -> list[bytes]:
+        """Drop the events outside the filter, judged by the first line of each frame."""
         passes = self._passes
         # The key runs up to and including the CR of the first line's CRLF, so it
         # is b"" for a one-line frame: that frame passes and _dispatch judges it.
@@ -446,7 +447,7 @@ class AmiClient:
                 return
         # Events that the raw check let through: read while a list was open, or
         # not starting with the usual ``Event: `` line.
-        if self._wanted is not None and event.lower() not in self._wanted:
+        if self._filter is not None and event.lower() not in self._filter:
             self._events_skipped += 1
             AMI_EVENTS_SKIPPED.inc()
             return

@@ -16,11 +16,11 @@ from callmeter.ami.message import Message
 # Events that move the state of an inbound channel.
 CALL_EVENTS = frozenset({"dialend", "agentconnect", "bridgeenter", "bridgeleave", "hangup"})
 
-# Every event the meter acts on, lower-case; it drops any other before a header lookup.
-# Newchannel gives each channel's Linkedid, which ties a leg's Cdr to its call. With
-# ``read = all`` these are about one event in ten: the rest (VarSet, CEL, Newexten,
-# DeviceStateChange, ...) carry nothing metering uses, so the AMI client is given
-# this set and skips the others before it even parses them.
+# Every event the meter acts on, in lower case. The meter drops any other event before
+# a header lookup. Newchannel gives each channel's Linkedid, which ties a leg's Cdr to
+# its call. In the ``read = all`` recordings these are about one event in ten. The rest
+# (VarSet, CEL, Newexten, DeviceStateChange, ...) carry nothing metering uses, so the
+# AMI client is given this set and skips them before it parses them.
 METERED_EVENTS = CALL_EVENTS | {"cdr", "newchannel"}
 
 # Headers that differ between two deliveries of the same Cdr and so stay out of its fingerprint.

@@ -117,8 +117,8 @@ def _succeeded(response: Message) -> bool:
 class Meter:
     """Meters the admitted calls of one PBX."""
 
-    # The AMI events on_event acts on (lower-case): the filter to give the AMI client.
-    wanted_events: ClassVar[frozenset[str]] = METERED_EVENTS
+    # The AMI events that on_event acts on, in lower case, which the service gives the AMI client as its filter.
+    handled_events: ClassVar[frozenset[str]] = METERED_EVENTS
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from callmeter.simulator.ami_server import AmiServer
 from callmeter.simulator.channels import STATE_UP, SimChannel
 from tests.ami.support import HANG_GUARD_SECONDS, SECRET, Recorder, fast_settings
 
-WANTED = {"Hangup", "userevent"}
+HANDLED = {"Hangup", "userevent"}
 
 
 def _frame(name: str, number: int, *extra: str) -> bytes:
@@ -76,7 +76,7 @@ async def filtered(server: AmiServer) -> AsyncIterator[tuple[AmiClient, Recorder
         recorder.on_event,
         on_connected=recorder.on_connected,
         on_disconnected=recorder.on_disconnected,
-        events=WANTED,
+        events=HANDLED,
     )
     task = asyncio.create_task(client.run())
     try:
@@ -87,7 +87,7 @@ async def filtered(server: AmiServer) -> AsyncIterator[tuple[AmiClient, Recorder
         await asyncio.wait_for(task, HANG_GUARD_SECONDS)
 
 
-async def test_unwanted_events_never_reach_the_handler(
+async def test_filtered_events_skip_handler(
     server: AmiServer, filtered: tuple[AmiClient, Recorder]
 ) -> None:
     client, recorder = filtered
@@ -107,7 +107,7 @@ async def test_unwanted_events_never_reach_the_handler(
     assert client.events_skipped == unwanted + 1
     assert AMI_EVENTS_SKIPPED._value.get() - skipped_before == unwanted
     assert AMI_FRAMES_READ._value.get() >= client.frames_read
-    assert client.wanted_events == frozenset({"hangup", "userevent", "shutdown"})
+    assert client.event_filter == frozenset({"hangup", "userevent", "shutdown"})
 
 
 async def test_frames_split_across_reads(server: AmiServer, filtered: tuple[AmiClient, Recorder]) -> None:
@@ -123,7 +123,7 @@ async def test_frames_split_across_reads(server: AmiServer, filtered: tuple[AmiC
     assert _numbers(recorder) == [("Hangup", "2"), ("UserEvent", "4")]
 
 
-async def test_odd_frames_are_judged_after_parsing(
+async def test_odd_frames_filtered_after_parsing(
     server: AmiServer, filtered: tuple[AmiClient, Recorder]
 ) -> None:
     _, recorder = filtered
@@ -140,7 +140,7 @@ async def test_odd_frames_are_judged_after_parsing(
     assert _numbers(recorder) == [("Hangup", ""), ("Hangup", "6"), ("hangup", "7")]
 
 
-async def test_list_items_arrive_while_filtering(filtered: tuple[AmiClient, Recorder]) -> None:
+async def test_list_items_while_filtering(filtered: tuple[AmiClient, Recorder]) -> None:
     client, recorder = filtered
 
     items = await client.core_show_channels()
@@ -152,7 +152,7 @@ async def test_list_items_arrive_while_filtering(filtered: tuple[AmiClient, Reco
     assert _numbers(recorder) == [("UserEvent", "91")]
 
 
-async def test_responses_resolve_while_filtering(filtered: tuple[AmiClient, Recorder]) -> None:
+async def test_responses_while_filtering(filtered: tuple[AmiClient, Recorder]) -> None:
     client, recorder = filtered
 
     pong = await client.ping()
@@ -163,7 +163,7 @@ async def test_responses_resolve_while_filtering(filtered: tuple[AmiClient, Reco
     assert recorder.events == []
 
 
-async def test_shutdown_passes_the_filter(server: AmiServer, filtered: tuple[AmiClient, Recorder]) -> None:
+async def test_shutdown_passes_filter(server: AmiServer, filtered: tuple[AmiClient, Recorder]) -> None:
     _, recorder = filtered
 
     await server.broadcast([("Event", "Shutdown"), ("Privilege", "system,all"), ("Shutdown", "Cleanly")])
@@ -173,7 +173,7 @@ async def test_shutdown_passes_the_filter(server: AmiServer, filtered: tuple[Ami
     assert len(recorder.disconnected) == 1
 
 
-async def test_oversized_frames_skipped_while_filtering(
+async def test_oversized_frames_while_filtering(
     server: AmiServer, filtered: tuple[AmiClient, Recorder]
 ) -> None:
     client, recorder = filtered
@@ -186,12 +186,12 @@ async def test_oversized_frames_skipped_while_filtering(
     assert recorder.connected == 1
 
 
-def test_service_gives_the_meter_events_to_the_client(tmp_path: Path) -> None:
+def test_service_filters_meter_events(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'callmeter.db'}")
     try:
         service = Service(Settings(), database, say=lambda _line: None, with_api=False)
 
-        assert service.ami.wanted_events == Meter.wanted_events | {"shutdown"}
+        assert service.ami.event_filter == Meter.handled_events | {"shutdown"}
     finally:
         database.dispose()
 

@@ -20,21 +20,21 @@ from tests.metering.support import AMI_FIXTURES, RECORDING_CUSTOMERS, add_custom
 RECORDINGS = sorted(path.name.removesuffix(".ami-all.jsonl") for path in AMI_FIXTURES.glob("*.ami-all.jsonl"))
 
 
-def _is_wanted(record: dict[str, Any]) -> bool:
+def _is_handled(record: dict[str, Any]) -> bool:
     raw = str(record["raw"])
     if record["dir"] != "in" or not raw.startswith("Event: "):
         return True
-    return raw.partition("\r\n")[0].removeprefix("Event: ").lower() in Meter.wanted_events
+    return raw.partition("\r\n")[0].removeprefix("Event: ").lower() in Meter.handled_events
 
 
-def _outcome(folder: Path, name: str, wanted_only: bool) -> dict[str, list[str]]:
+def _outcome(folder: Path, name: str, handled_only: bool) -> dict[str, list[str]]:
     """Meter a read = all recording, with every event or only the meter's, and return what it stored."""
     folder.mkdir()
     shutil.copy(AMI_FIXTURES / f"{name}.agi.jsonl", folder / f"{name}.agi.jsonl")
     lines = (AMI_FIXTURES / f"{name}.ami-all.jsonl").read_text(encoding="utf-8").splitlines()
     # The first stamped event anchors the recording's clock, so it stays either way.
     anchor = next(line for line in lines if "\\r\\nTimestamp: " in line)
-    kept = [line for line in lines if not wanted_only or line == anchor or _is_wanted(json.loads(line))]
+    kept = [line for line in lines if not handled_only or line == anchor or _is_handled(json.loads(line))]
     (folder / f"{name}.ami.jsonl").write_text("\n".join(kept) + "\n", encoding="utf-8")
     database = Database(f"sqlite:///{folder / 'callmeter.db'}")
     try:
@@ -56,17 +56,17 @@ def _outcome(folder: Path, name: str, wanted_only: bool) -> dict[str, list[str]]
 
 
 @pytest.mark.parametrize("name", RECORDINGS)
-def test_meter_stores_the_same_from_its_own_events(tmp_path: Path, name: str) -> None:
-    every_event = _outcome(tmp_path / "all", name, wanted_only=False)
-    own_events = _outcome(tmp_path / "own", name, wanted_only=True)
+def test_meter_same_on_own_events(tmp_path: Path, name: str) -> None:
+    every_event = _outcome(tmp_path / "all", name, handled_only=False)
+    own_events = _outcome(tmp_path / "own", name, handled_only=True)
 
     assert own_events == every_event
     assert every_event["Call"]
 
 
-def test_leg_cdr_before_any_call_event_of_the_leg_is_kept(db: Database) -> None:
-    # In s02 the agent leg's Cdr (1796413040.89) comes before its Hangup; its
-    # Newchannel named the Linkedid that ties it to the admitted call.
+def test_early_leg_cdr_kept(db: Database) -> None:
+    # In s02 the agent leg's Cdr (1796413040.89) comes before its Hangup. The leg's
+    # Newchannel gave the Linkedid that ties it to the admitted call.
     for helpdesk_id, number in RECORDING_CUSTOMERS:
         add_customer(db, helpdesk_id, number, credit_cents=100_000)
 
