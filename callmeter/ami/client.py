@@ -49,6 +49,7 @@ import structlog
 from callmeter.ami.errors import AmiActionFailed, AmiTimeout, AmiUnavailable
 from callmeter.ami.framing import READ_CHUNK_BYTES, FrameReader, parse_frame
 from callmeter.ami.message import Message
+from callmeter.ami.stream import open_chunked_connection
 from callmeter.metrics import AMI_CONNECTED, AMI_EVENTS_SKIPPED, AMI_FRAMES_READ, AMI_RECONNECTS
 from callmeter.settings import AmiSettings
 from callmeter.status import LinkState, ServiceStatus
@@ -64,8 +65,8 @@ DisconnectedHandler = Callable[[float], Awaitable[None]]
 EVENT_QUEUE_SIZE = 10_000
 # Least real seconds between two backpressure warnings.
 BACKPRESSURE_LOG_SECONDS = 10.0
-# Bytes the socket may buffer before reading pauses: asyncio pauses at twice this.
-STREAM_BUFFER_BYTES = READ_CHUNK_BYTES
+# Received bytes buffered before the socket stops being read: two full reads.
+STREAM_BUFFER_BYTES = 2 * READ_CHUNK_BYTES
 # Events the client itself needs, so they pass any filter: Shutdown ends the link.
 CLIENT_EVENTS = frozenset({"shutdown"})
 # Asterisk writes the Event header first, as the recordings show. A frame that
@@ -293,15 +294,7 @@ class AmiClient:
         self._set_status("connecting", error=None)
         context = self._tls_context()
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(
-                settings.host,
-                settings.port,
-                ssl=context,
-                server_hostname=settings.host if context else None,
-                # FrameReader bounds the frames. This limit only sets where the transport pauses,
-                # and below one read's worth it would pause and resume the socket at every read.
-                limit=STREAM_BUFFER_BYTES,
-            ),
+            open_chunked_connection(settings.host, settings.port, limit=STREAM_BUFFER_BYTES, ssl_context=context),
             settings.action_timeout_seconds,
         )
         link = _Link(FrameReader(reader), writer, last_frame_at=self._clock())

@@ -8,8 +8,8 @@ client and the simulated PBX read with :class:`FrameReader`.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
+from typing import Protocol
 
 import structlog
 
@@ -36,8 +36,14 @@ READ_CHUNK_BYTES = 256 * 1024
 END_COMMAND = "--END COMMAND--"
 
 
+class ByteSource(Protocol):
+    """The byte stream FrameReader reads: an asyncio.StreamReader or a ChunkReader."""
+
+    async def read(self, n: int) -> bytes: ...
+
+
 class FrameReader:
-    """Read whole AMI frames from a StreamReader, skipping oversized ones.
+    """Read whole AMI frames from a byte source, skipping oversized ones.
 
     The reader takes large chunks and splits every whole frame in a chunk at
     once, so a busy link costs one read per chunk, not one per frame. A
@@ -48,7 +54,7 @@ class FrameReader:
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
+        reader: ByteSource,
         max_frame_bytes: int = MAX_FRAME_BYTES,
         read_chunk_bytes: int = READ_CHUNK_BYTES,
     ) -> None:
