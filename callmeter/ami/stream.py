@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
+from typing import cast
 
 
 class ChunkReader:
@@ -94,8 +95,8 @@ class _ChunkProtocol(asyncio.StreamReaderProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        assert isinstance(transport, asyncio.Transport)
-        self._chunks.set_transport(transport)
+        # No isinstance check: uvloop's transports have these methods without subclassing asyncio.Transport.
+        self._chunks.set_transport(cast(asyncio.Transport, transport))
 
     def data_received(self, data: bytes) -> None:
         self._chunks.feed(data)

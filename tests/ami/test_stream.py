@@ -113,3 +113,22 @@ async def test_lost_connection_raises_on_read() -> None:
     assert await chunks.read(10) == b"last"
     with pytest.raises(ConnectionResetError):
         await chunks.read(10)
+
+
+def test_chunked_connection_on_uvloop() -> None:
+    # uvloop's transports do not subclass asyncio.Transport; the service may run on uvloop.
+    uvloop = pytest.importorskip("uvloop")
+
+    async def exchange() -> bytes:
+        server = await asyncio.start_server(_send_payload, "127.0.0.1", 0)
+        port = int(server.sockets[0].getsockname()[1])
+        try:
+            chunks, writer = await open_chunked_connection("127.0.0.1", port, limit=LIMIT)
+            received = await _read_all(chunks, LIMIT)
+            writer.close()
+            return received
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert uvloop.run(exchange()) == PAYLOAD
