@@ -17,6 +17,11 @@ ACTIVE_CALLS = Gauge("callmeter_active_calls", "Admitted calls not yet ended.", 
 BLOCKS_CHARGED = Counter("callmeter_blocks_charged", "Blocks charged, all plans.", ["plan"], registry=REGISTRY)
 CENTS_CHARGED = Counter("callmeter_cents_charged", "Cents charged, all plans.", ["plan"], registry=REGISTRY)
 AMI_RECONNECTS = Counter("callmeter_ami_reconnects", "AMI connection attempts after a loss.", registry=REGISTRY)
+AMI_FRAMES_READ = Counter("callmeter_ami_frames_read", "Whole AMI frames read, all links.", registry=REGISTRY)
+AMI_EVENTS_SKIPPED = Counter(
+    "callmeter_ami_events_skipped", "AMI events skipped unparsed because the meter does not use them.",
+    registry=REGISTRY,
+)
 AMI_CONNECTED = Gauge("callmeter_ami_connected", "1 while the AMI link is logged in.", registry=REGISTRY)
 EVENT_LAG = Histogram(
     "callmeter_ami_event_lag_seconds",

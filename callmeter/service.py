@@ -94,6 +94,7 @@ class Service:
             on_disconnected=self.meter.on_disconnected,
             status=self.status,
             clock=lambda: clock.utc_now().timestamp(),
+            events=self.meter.handled_events,
         )
         self.meter.pbx = self.ami
         self.meter.event_source = self.ami

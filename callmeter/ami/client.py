@@ -12,6 +12,11 @@ How it works:
   ``...Complete`` event). Items of a list are not delivered as events.
   Every other event goes into one bounded queue, and when that queue is
   full the reader waits (backpressure: the socket stops being read).
+- Given the names of the events its handler acts on, the client skips every
+  other event as it reads it, from the name in the raw frame, before
+  decoding or parsing it. Responses, list items and ``Shutdown`` are never
+  skipped. Skipping is what makes a busy link cheap: with ``read = all``
+  most events are VarSet, CEL, Newexten and the like.
 - One consumer task, alive across reconnects, calls ``on_event`` in order.
   It also calls ``on_connected`` after each login, before any event of the
   new link, and ``on_disconnected`` after the last event of the lost link.
@@ -34,7 +39,7 @@ import random
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,9 +47,10 @@ from typing import Any
 import structlog
 
 from callmeter.ami.errors import AmiActionFailed, AmiTimeout, AmiUnavailable
-from callmeter.ami.framing import MAX_FRAME_BYTES, FrameReader, parse_frame
+from callmeter.ami.framing import READ_CHUNK_BYTES, FrameReader, parse_frame
 from callmeter.ami.message import Message
-from callmeter.metrics import AMI_CONNECTED, AMI_RECONNECTS
+from callmeter.ami.stream import open_chunked_connection
+from callmeter.metrics import AMI_CONNECTED, AMI_EVENTS_SKIPPED, AMI_FRAMES_READ, AMI_RECONNECTS
 from callmeter.settings import AmiSettings
 from callmeter.status import LinkState, ServiceStatus
 
@@ -59,6 +65,15 @@ DisconnectedHandler = Callable[[float], Awaitable[None]]
 EVENT_QUEUE_SIZE = 10_000
 # Least real seconds between two backpressure warnings.
 BACKPRESSURE_LOG_SECONDS = 10.0
+# Received bytes buffered before the socket stops being read: two full reads.
+STREAM_BUFFER_BYTES = 2 * READ_CHUNK_BYTES
+# Events the client itself needs, so they pass any filter: Shutdown ends the link.
+CLIENT_EVENTS = frozenset({"shutdown"})
+# Asterisk writes the Event header first, as the recordings show. A frame that
+# starts otherwise is judged after parsing.
+EVENT_PREFIX = b"Event: "
+# Distinct first lines remembered by the filter: far more than the event names in use.
+FIRST_LINES_LIMIT = 4096
 
 
 class _LinkLost(Exception):
@@ -87,6 +102,29 @@ class _Stop:
 
 
 _QueueItem = Message | _Connected | _Disconnected | _Stop
+
+
+class _FirstLines(dict[bytes, bool]):
+    """Cache of whether a frame passes the event filter, keyed by its first line as raw bytes up to the CR.
+
+    Each distinct line is judged once, so the usual frame costs one dict
+    lookup and no decoding. A frame whose first line is no ``Event: `` line passes.
+    """
+
+    def __init__(self, names: frozenset[str]) -> None:
+        super().__init__()
+        self._names = names
+
+    def __missing__(self, line: bytes) -> bool:
+        passes = True
+        if line.startswith(EVENT_PREFIX) and line.endswith(b"\r"):
+            name = line[len(EVENT_PREFIX) : -1].decode("utf-8", "replace").lower()
+            passes = name in self._names
+        if len(self) >= FIRST_LINES_LIMIT:
+            # Odd first lines from a broken peer must not grow the cache without bound.
+            self.clear()
+        self[line] = passes
+        return passes
 
 
 @dataclass(slots=True)
@@ -124,7 +162,9 @@ class AmiClient:
         clock: Callable[[], float] = time.time,
         *,
         queue_size: int = EVENT_QUEUE_SIZE,
+        events: Collection[str] | None = None,
     ) -> None:
+        """``events``: the event names (any case) to hand to ``on_event``; None hands it every event."""
         self._settings = settings
         self._on_event = on_event
         self._on_connected = on_connected
@@ -145,12 +185,31 @@ class AmiClient:
         self._backpressure_logged_at = -BACKPRESSURE_LOG_SECONDS
         self._backpressure_waits = 0
         self.attempts = 0  # reconnection attempts since the last successful login
+        self._filter = None if events is None else frozenset(name.lower() for name in events) | CLIENT_EVENTS
+        self._passes = _FirstLines(self._filter or frozenset())
+        self._frames_read = 0
+        self._events_skipped = 0
 
     # -- lifecycle -----------------------------------------------------------
 
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def event_filter(self) -> frozenset[str] | None:
+        """The lower-case event names handed to ``on_event``, or None when every event is."""
+        return self._filter
+
+    @property
+    def frames_read(self) -> int:
+        """Whole frames read on every link so far, skipped ones included."""
+        return self._frames_read
+
+    @property
+    def events_skipped(self) -> int:
+        """Events skipped so far because they are not in the event filter."""
+        return self._events_skipped
 
     @property
     def queued(self) -> int:
@@ -235,13 +294,7 @@ class AmiClient:
         self._set_status("connecting", error=None)
         context = self._tls_context()
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(
-                settings.host,
-                settings.port,
-                ssl=context,
-                server_hostname=settings.host if context else None,
-                limit=MAX_FRAME_BYTES,
-            ),
+            open_chunked_connection(settings.host, settings.port, limit=STREAM_BUFFER_BYTES, ssl_context=context),
             settings.action_timeout_seconds,
         )
         link = _Link(FrameReader(reader), writer, last_frame_at=self._clock())
@@ -323,18 +376,40 @@ class AmiClient:
     # -- reading -------------------------------------------------------------
 
     async def _read_loop(self, link: _Link) -> None:
+        reader = link.reader
         try:
             while True:
-                frame = await link.reader.read_frame()
-                if frame is None:
+                frames = await reader.read_frames()
+                if frames is None:
                     raise _LinkLost("connection closed by Asterisk")
-                link.last_frame_at = self._clock()
-                message = parse_frame(frame, link.last_frame_at)
-                if message is not None:
-                    await self._dispatch(link, message)
+                # Every frame of one read arrived at the same moment.
+                received_at = link.last_frame_at = self._clock()
+                self._frames_read += len(frames)
+                AMI_FRAMES_READ.inc(len(frames))
+                # Items of a pending list are events too, so nothing is skipped while one
+                # is open. A list action sent during this loop cannot have items in
+                # frames that were read before it was sent.
+                if self._filter is not None and not self._lists:
+                    frames = self._filter_frames(frames)
+                for frame in frames:
+                    message = parse_frame(frame, received_at)
+                    if message is not None:
+                        await self._dispatch(link, message)
         finally:
             # Fail every waiting action now, because no response will come.
             self._fail_pending("link lost")
+
+    def _filter_frames(self, frames: list[bytes]) -> list[bytes]:
+        """Drop the events outside the filter, judged by the first line of each frame."""
+        passes = self._passes
+        # The key runs up to and including the CR of the first line's CRLF, so it
+        # is b"" for a one-line frame: that frame passes and _dispatch judges it.
+        kept = [frame for frame in frames if passes[frame[: frame.find(b"\r\n") + 1]]]
+        skipped = len(frames) - len(kept)
+        if skipped:
+            self._events_skipped += skipped
+            AMI_EVENTS_SKIPPED.inc(skipped)
+        return kept
 
     def _fail_pending(self, reason: str) -> None:
         for waiter in self._responses.values():
@@ -363,6 +438,12 @@ class AmiClient:
             if action_id is not None and action_id in self._lists:
                 self._collect_list_item(action_id, message)
                 return
+        # Events that the raw check let through: read while a list was open, or
+        # not starting with the usual ``Event: `` line.
+        if self._filter is not None and event.lower() not in self._filter:
+            self._events_skipped += 1
+            AMI_EVENTS_SKIPPED.inc()
+            return
         await self._enqueue(message)
         if event.lower() == "shutdown":
             raise _LinkLost(f"Asterisk shut down ({message.get('Shutdown', 'unknown')})")
@@ -398,16 +479,18 @@ class AmiClient:
         await self._enqueue(_Connected())
 
     async def _enqueue(self, item: _QueueItem) -> None:
-        if self._queue.full():
-            self._reader_waiting = True
-            # Under steady backpressure the queue is full at nearly every frame,
-            # so the warning is logged at most every BACKPRESSURE_LOG_SECONDS.
-            self._backpressure_waits += 1
-            now = time.monotonic()
-            if now - self._backpressure_logged_at >= BACKPRESSURE_LOG_SECONDS:
-                log.warning("ami.backpressure", queued=self._queue.qsize(), waits=self._backpressure_waits)
-                self._backpressure_logged_at = now
-                self._backpressure_waits = 0
+        if not self._queue.full():
+            self._queue.put_nowait(item)
+            return
+        self._reader_waiting = True
+        # Under steady backpressure the queue is full at nearly every frame,
+        # so the warning is logged at most every BACKPRESSURE_LOG_SECONDS.
+        self._backpressure_waits += 1
+        now = time.monotonic()
+        if now - self._backpressure_logged_at >= BACKPRESSURE_LOG_SECONDS:
+            log.warning("ami.backpressure", queued=self._queue.qsize(), waits=self._backpressure_waits)
+            self._backpressure_logged_at = now
+            self._backpressure_waits = 0
         try:
             await self._queue.put(item)
         finally:

@@ -8,8 +8,8 @@ client and the simulated PBX read with :class:`FrameReader`.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
+from typing import Protocol
 
 import structlog
 
@@ -36,8 +36,14 @@ READ_CHUNK_BYTES = 256 * 1024
 END_COMMAND = "--END COMMAND--"
 
 
+class ByteSource(Protocol):
+    """The byte stream FrameReader reads: an asyncio.StreamReader or a ChunkReader."""
+
+    async def read(self, n: int) -> bytes: ...
+
+
 class FrameReader:
-    """Read whole AMI frames from a StreamReader, skipping oversized ones.
+    """Read whole AMI frames from a byte source, skipping oversized ones.
 
     The reader takes large chunks and splits every whole frame in a chunk at
     once, so a busy link costs one read per chunk, not one per frame. A
@@ -48,7 +54,7 @@ class FrameReader:
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
+        reader: ByteSource,
         max_frame_bytes: int = MAX_FRAME_BYTES,
         read_chunk_bytes: int = READ_CHUNK_BYTES,
     ) -> None:
@@ -82,14 +88,32 @@ class FrameReader:
 
     async def read_frame(self) -> bytes | None:
         """Read the next whole frame without its terminator, or None at EOF."""
+        if not self._frames and not await self._more():
+            return None
+        return self._frames.popleft()
+
+    async def read_frames(self) -> list[bytes] | None:
+        """Read every whole frame that has arrived (at least one), in order, or None at EOF.
+
+        A busy link yields hundreds of frames per call, so the caller pays
+        for one await per read instead of one per frame.
+        """
+        if not self._frames and not await self._more():
+            return None
+        frames = list(self._frames)
+        self._frames.clear()
+        return frames
+
+    async def _more(self) -> bool:
+        """Read until at least one whole frame is queued; False at EOF."""
         while not self._frames:
             if not await self._fill():
                 if self._discarded is not None:
                     self._log_skipped(self._discarded + len(self._buffer))
                     self._discarded = None
-                return None
+                return False
             self._split()
-        return self._frames.popleft()
+        return True
 
     async def _fill(self) -> bool:
         chunk = await self._reader.read(self._read_chunk_bytes)
@@ -111,11 +135,14 @@ class FrameReader:
             buffer = buffer[end + len(TERMINATOR) :]
         parts = buffer.split(TERMINATOR)
         rest = parts.pop()
-        for part in parts:
-            if len(part) > self._max_frame_bytes:
-                self._log_skipped(len(part) + len(TERMINATOR))
-            else:
-                self._frames.append(part)
+        if parts and max(map(len, parts)) > self._max_frame_bytes:
+            for part in parts:
+                if len(part) > self._max_frame_bytes:
+                    self._log_skipped(len(part) + len(TERMINATOR))
+                else:
+                    self._frames.append(part)
+        else:
+            self._frames.extend(parts)
         if len(rest) > self._max_frame_bytes:
             self._discarded = 0
             self._drop_partial(rest)

@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import structlog
 
@@ -44,8 +44,7 @@ from callmeter.errors import CallmeterError, InsufficientCredit
 from callmeter.metering import store
 from callmeter.metering.call import MeteredCall
 from callmeter.metering.events import (
-    CALL_EVENTS,
-    IGNORED_EVENTS,
+    METERED_EVENTS,
     cdr_billable_seconds,
     cdr_fingerprint,
     cdr_raw,
@@ -118,6 +117,9 @@ def _succeeded(response: Message) -> bool:
 class Meter:
     """Meters the admitted calls of one PBX."""
 
+    # The AMI events that on_event acts on, in lower case, which the service gives the AMI client as its filter.
+    handled_events: ClassVar[frozenset[str]] = METERED_EVENTS
+
     def __init__(
         self,
         db: Database,
@@ -136,6 +138,9 @@ class Meter:
         self._calls: dict[str, MeteredCall] = {}
         self._by_linkedid: dict[str, str] = {}
         self._legs: OrderedDict[str, str] = OrderedDict()
+        # Linkedid per recent channel (Uniqueid), from its Newchannel: a Cdr names only
+        # its own channel, and a leg's Cdr may come before any call event of that leg.
+        self._channel_links: OrderedDict[str, str] = OrderedDict()
         self._ended: OrderedDict[str, MeteredCall] = OrderedDict()
         self._unknown: OrderedDict[str, float] = OrderedDict()
         self._early: OrderedDict[str, list[Message]] = OrderedDict()
@@ -352,7 +357,9 @@ class Meter:
     async def on_event(self, message: Message) -> None:
         """Apply one AMI event."""
         name = event_name(message)
-        if name in IGNORED_EVENTS:
+        # Only metered events count, also for _last_event_at, so the meter does
+        # exactly the same whether or not the AMI client filtered the stream for it.
+        if name not in METERED_EVENTS:
             return
         at = event_datetime(message)
         if self._last_event_at is None or at > self._last_event_at:
@@ -363,17 +370,16 @@ class Meter:
         uniqueid = message.uniqueid
         if not uniqueid:
             return
-        linkedid = message.get("Linkedid")
-        call = self._calls.get(uniqueid)
-        if call is not None and name not in CALL_EVENTS:
+        if name == "newchannel":
+            self._note_channel(uniqueid, message.get("Linkedid"))
             return
+        call = self._calls.get(uniqueid)
         if call is None:
             if uniqueid in self._ended:
                 return
+            linkedid = message.get("Linkedid")
             if linkedid and linkedid in self._by_linkedid and self._by_linkedid[linkedid] != uniqueid:
                 self._remember_leg(uniqueid, self._by_linkedid[linkedid])
-                return
-            if name not in CALL_EVENTS:
                 return
             call = await self._lookup(uniqueid)
             if call is None:
@@ -408,6 +414,14 @@ class Meter:
             metrics.ACTIVE_CALLS.set(len(self._calls))
             await self._apply_early(call)
         return call
+
+    def _note_channel(self, uniqueid: str, linkedid: str | None) -> None:
+        if not linkedid:
+            return
+        self._channel_links[uniqueid] = linkedid
+        self._channel_links.move_to_end(uniqueid)
+        while len(self._channel_links) > RECENT_LEGS:
+            self._channel_links.popitem(last=False)
 
     def _remember_leg(self, leg: str, inbound: str) -> None:
         self._legs[leg] = inbound
@@ -684,6 +698,8 @@ class Meter:
             inbound = uniqueid
         elif uniqueid in self._legs:
             inbound = self._legs[uniqueid]
+        elif self._channel_links.get(uniqueid) in self._by_linkedid:
+            inbound = self._by_linkedid[self._channel_links[uniqueid]]
         else:
             call = await self._lookup(uniqueid)
             if call is not None:

@@ -277,6 +277,7 @@ async def _play(
         on_connected=meter.on_connected,
         on_disconnected=meter.on_disconnected,
         clock=lambda: following.virtual.now(),
+        events=meter.handled_events,
     )
     meter.pbx = client
     meter.event_source = client

@@ -90,6 +90,7 @@ async def simulated_callmeter(
             on_connected=meter.on_connected,
             on_disconnected=meter.on_disconnected,
             clock=virtual.now,
+            events=meter.handled_events,
         )
         meter.pbx = client
         meter.event_source = client
