@@ -49,7 +49,7 @@ import structlog
 from callmeter.ami.errors import AmiActionFailed, AmiTimeout, AmiUnavailable
 from callmeter.ami.framing import READ_CHUNK_BYTES, FrameReader, parse_frame
 from callmeter.ami.message import Message
-from callmeter.ami.stream import open_chunked_connection
+from callmeter.ami.stream import ChunkReader, open_chunked_connection
 from callmeter.metrics import AMI_CONNECTED, AMI_EVENTS_SKIPPED, AMI_FRAMES_READ, AMI_RECONNECTS
 from callmeter.settings import AmiSettings
 from callmeter.status import LinkState, ServiceStatus
@@ -142,6 +142,7 @@ class _Link:
 
     reader: FrameReader
     writer: asyncio.StreamWriter
+    chunks: ChunkReader
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     login_action_id: str | None = None
     logged_in: bool = False
@@ -217,8 +218,15 @@ class AmiClient:
         return self._queue.qsize()
 
     def drained(self) -> bool:
-        """Tell whether every item read so far has been handled: the queue is empty and no handler runs."""
-        return not self._delivering and self._queue.empty()
+        """Tell whether every event that has reached this host has been handled.
+
+        The queue must be empty with no handler running, and the link must
+        hold no unread bytes, in its buffers or in the socket's receive buffer.
+        """
+        if self._delivering or not self._queue.empty():
+            return False
+        link = self._link
+        return link is None or not (link.reader.has_buffered() or link.chunks.has_unread())
 
     async def wait_connected(self, timeout: float) -> None:  # noqa: ASYNC109 (fixed interface)
         """Wait until logged in; raise AmiUnavailable after ``timeout`` seconds."""
@@ -297,7 +305,7 @@ class AmiClient:
             open_chunked_connection(settings.host, settings.port, limit=STREAM_BUFFER_BYTES, ssl_context=context),
             settings.action_timeout_seconds,
         )
-        link = _Link(FrameReader(reader), writer, last_frame_at=self._clock())
+        link = _Link(FrameReader(reader), writer, reader, last_frame_at=self._clock())
         self._link = link
         reader_task: asyncio.Task[None] | None = None
         pinger_task: asyncio.Task[None] | None = None

@@ -86,6 +86,10 @@ class FrameReader:
             if not await self._fill():
                 return None
 
+    def has_buffered(self) -> bool:
+        """Tell whether whole frames, or the start of one, wait here unread."""
+        return bool(self._frames) or bool(self._buffer)
+
     async def read_frame(self) -> bytes | None:
         """Read the next whole frame without its terminator, or None at EOF."""
         if not self._frames and not await self._more():

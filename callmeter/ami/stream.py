@@ -10,7 +10,10 @@ Writing still goes through a plain ``asyncio.StreamWriter``.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import ssl
+import struct
+import termios
 from collections import deque
 from typing import cast
 
@@ -53,6 +56,26 @@ class ChunkReader:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def has_unread(self) -> bool:
+        """Tell whether bytes have arrived that nobody has read yet, here or in the kernel.
+
+        A busy event loop reads its sockets late, so received events can
+        wait in the kernel's receive buffer while the client's own queue is
+        empty. Metering asks this before it trusts that no Hangup is pending.
+        """
+        if self._buffered:
+            return True
+        socket = self._transport.get_extra_info("socket") if self._transport is not None else None
+        if socket is None:
+            return False
+        try:
+            pending = fcntl.ioctl(socket.fileno(), termios.FIONREAD, struct.pack("i", 0))
+        except (OSError, ValueError):
+            # Closed meanwhile: nothing more will arrive on this socket.
+            return False
+        unread: int = struct.unpack("i", pending)[0]
+        return unread > 0
 
     async def read(self, n: int) -> bytes:
         """Return up to ``n`` bytes, waiting for at least one; b"" at EOF."""

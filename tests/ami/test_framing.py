@@ -200,3 +200,14 @@ def test_event_time_prefers_timestamp() -> None:
     assert unstamped is not None
     assert stamped.event_time == 1796413009.145297
     assert unstamped.event_time == 5.0
+
+
+async def test_half_a_frame_counts_as_buffered() -> None:
+    source = asyncio.StreamReader()
+    reader = FrameReader(source)
+    source.feed_data(b"Event: Newchannel\r\n\r\nEvent: Hang")
+    assert await reader.read_frame() == b"Event: Newchannel"
+    assert reader.has_buffered(), "the start of the Hangup frame waits in the buffer"
+    source.feed_data(b"up\r\n\r\n")
+    assert await reader.read_frame() == b"Event: Hangup"
+    assert not reader.has_buffered()

@@ -132,3 +132,37 @@ def test_chunked_connection_on_uvloop() -> None:
             await server.wait_closed()
 
     assert uvloop.run(exchange()) == PAYLOAD
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    """Poll a condition that depends on the kernel delivering bytes; False when it never holds."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+async def test_bytes_waiting_in_the_kernel_count_as_unread(serve: Callable[[Handler], Awaitable[int]]) -> None:
+    sent = asyncio.Event()
+
+    async def send_one_event(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Event: Hangup\r\nUniqueid: 1.1\r\n\r\n")
+        await writer.drain()
+        sent.set()
+        await reader.read()  # keep the connection open until the client closes it
+
+    port = await serve(send_one_event)
+    chunks, writer = await open_chunked_connection("127.0.0.1", port, limit=LIMIT)
+    # A busy event loop reads its sockets late; a paused transport stands in for one.
+    writer.transport.pause_reading()
+    await asyncio.wait_for(sent.wait(), 5)
+    assert await _until(chunks.has_unread), "the event never showed as waiting in the receive buffer"
+
+    writer.transport.resume_reading()
+    assert await asyncio.wait_for(chunks.read(LIMIT), 5) == b"Event: Hangup\r\nUniqueid: 1.1\r\n\r\n"
+    assert not chunks.has_unread()
+    writer.close()
+    await writer.wait_closed()
+    assert not chunks.has_unread()
