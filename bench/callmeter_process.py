@@ -69,8 +69,13 @@ async def run_service(settings: Settings, database: Database, report: dict[str, 
         on_disconnected=service.meter.on_disconnected,
         status=service.status,
         clock=lambda: clock.utc_now().timestamp(),
+        # The service's own filter, plus the end marker that only this benchmark sends.
+        events=service.meter.handled_events | {"userevent"},
     )
+    # Wired as Service wires its own client: the meter must ask this client
+    # whether events are still waiting before it charges a block.
     service.meter.pbx = service.ami
+    service.meter.event_source = service.ami
     # The parent sends SIGTERM when the end marker does not come in time; stop
     # cleanly then, so the report still shows what was handled.
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, service.stop)

@@ -88,6 +88,7 @@ CUTOFF_RETRY_SECONDS = 1.0
 # Real seconds a block timer waits before it looks again at an AMI event queue
 # that was not drained. Short, because the charge is due already.
 BACKLOG_RETRY_SECONDS = 0.02
+BACKLOG_RETRY_MAX_SECONDS = 0.5
 
 
 class PbxControl(Protocol):
@@ -585,6 +586,7 @@ class Meter:
 
     async def _watch(self, call: MeteredCall) -> None:
         """Charge each block the moment it starts and cut the call at its grant."""
+        deferrals = 0
         while not call.ended:
             wake = self._next_wake(call)
             if wake is None:
@@ -605,8 +607,14 @@ class Meter:
                 stuck = len(call.charged_blocks) == charged_before and self._next_wake(call) == wake
             if deferred:
                 # Events are still waiting, and one of them may be this call's Hangup.
-                await asyncio.sleep(BACKLOG_RETRY_SECONDS)
-            elif stuck:
+                # A backlog that lasts means the meter is overloaded, and every
+                # open call's timer polling the lock would only deepen it, so
+                # each timer backs off, up to half a second.
+                await asyncio.sleep(min(BACKLOG_RETRY_SECONDS * 2**deferrals, BACKLOG_RETRY_MAX_SECONDS))
+                deferrals = min(deferrals + 1, 10)
+                continue
+            deferrals = 0
+            if stuck:
                 await clock.sleep(CUTOFF_RETRY_SECONDS)
 
     def _charge_horizon(self, now: datetime) -> datetime:
