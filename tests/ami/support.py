@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 
 from callmeter.ami.client import AmiClient
@@ -71,7 +71,10 @@ class Recorder:
 
 @contextlib.asynccontextmanager
 async def running_client(
-    settings: AmiSettings, recorder: Recorder, status: ServiceStatus | None = None
+    settings: AmiSettings,
+    recorder: Recorder,
+    status: ServiceStatus | None = None,
+    events: Collection[str] | None = None,
 ) -> AsyncIterator[AmiClient]:
     """Run a client in the background for the block, then close it and wait for run() to end."""
     client = AmiClient(
@@ -80,6 +83,7 @@ async def running_client(
         on_connected=recorder.on_connected,
         on_disconnected=recorder.on_disconnected,
         status=status,
+        events=events,
     )
     task = asyncio.create_task(client.run())
     try:

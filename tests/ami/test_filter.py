@@ -16,7 +16,7 @@ from callmeter.service import Service
 from callmeter.settings import Settings
 from callmeter.simulator.ami_server import AmiServer
 from callmeter.simulator.channels import STATE_UP, SimChannel
-from tests.ami.support import HANG_GUARD_SECONDS, SECRET, Recorder, fast_settings
+from tests.ami.support import SECRET, Recorder, fast_settings, running_client
 
 HANDLED = {"Hangup", "userevent"}
 
@@ -71,20 +71,9 @@ async def server(channels: _Channels) -> AsyncIterator[AmiServer]:
 @pytest.fixture
 async def filtered(server: AmiServer) -> AsyncIterator[tuple[AmiClient, Recorder]]:
     recorder = Recorder()
-    client = AmiClient(
-        fast_settings(server.port),
-        recorder.on_event,
-        on_connected=recorder.on_connected,
-        on_disconnected=recorder.on_disconnected,
-        events=HANDLED,
-    )
-    task = asyncio.create_task(client.run())
-    try:
+    async with running_client(fast_settings(server.port), recorder, events=HANDLED) as client:
         await client.wait_connected(5)
         yield client, recorder
-    finally:
-        await client.close()
-        await asyncio.wait_for(task, HANG_GUARD_SECONDS)
 
 
 async def test_filtered_events_skip_handler(
