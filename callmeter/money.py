@@ -34,7 +34,8 @@ i18n.register(
 # decimals. Thousands separators are rejected on purpose: "12,345" could mean
 # twelve thousand or twelve euros, and a wrong guess moves real money.
 # re.ASCII limits \d to 0-9, because otherwise "١٢" (Arabic-Indic digits) would be read as 12.
-_EUROS = re.compile(r"^(?P<sign>-?)(?P<whole>\d{1,9})(?:[.,](?P<fraction>\d{1,2}))?$", re.ASCII)
+# Up to 15 whole digits parse, so that an absurd amount gets the message about the maximum.
+_EUROS = re.compile(r"^(?P<sign>-?)(?P<whole>\d{1,15})(?:[.,](?P<fraction>\d{1,2}))?$", re.ASCII)
 _CENTS = re.compile(r"^-?\d{1,12}$", re.ASCII)
 
 

@@ -91,6 +91,10 @@ i18n.register(
                 "(without an offset it is Amsterdam time)."
             ),
         },
+        "error.period_reversed": {
+            "nl": "Ongeldige periode: --from {since!r} ligt niet vóór --to {until!r}; verwissel ze.",
+            "en": "Invalid period: --from {since!r} is not before --to {until!r}; swap them.",
+        },
         "error.seconds_invalid": {
             "nl": "Ongeldig aantal seconden {value!r}: geef een geheel getal van 0 tot {maximum}.",
             "en": "Invalid number of seconds {value!r}: give a whole number from 0 to {maximum}.",
@@ -244,6 +248,17 @@ def parse_period_end(value: str, settings: Settings) -> datetime:
         next_day = parse_date(value) + timedelta(days=1)
         return datetime.combine(next_day, time(0), tzinfo=settings.zone_info)
     return parse_time(value, settings)
+
+
+def parse_period(
+    since: str | None, until: str | None, settings: Settings
+) -> tuple[datetime | None, datetime | None]:
+    """Parse --from and --to; a period that ends before it starts is an error, not an empty list."""
+    start = parse_period_start(since, settings) if since is not None else None
+    end = parse_period_end(until, settings) if until is not None else None
+    if start is not None and end is not None and start >= end:
+        raise InvalidTime("error.period_reversed", since=since, until=until)
+    return start, end
 
 
 def cli_actor() -> str:

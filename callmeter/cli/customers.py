@@ -25,8 +25,7 @@ from callmeter.cli.common import (
     display_url,
     iso,
     parse_date,
-    parse_period_end,
-    parse_period_start,
+    parse_period,
     print_json,
     schema_state,
     settings_and_language,
@@ -664,8 +663,7 @@ def ledger_command(
 ) -> None:
     """Toon de boekingen van een klant met het lopende saldo."""
     settings, language = settings_and_language(lang)
-    start = parse_period_start(since, settings) if since is not None else None
-    end = parse_period_end(until, settings) if until is not None else None
+    start, end = parse_period(since, until, settings)
 
     with using_database(settings, language) as database, database.read() as session:
         customer = get_customer(session, helpdesk_id)

@@ -71,6 +71,13 @@ def test_topup_above_maximum_rejected(run: Any) -> None:
     assert "het maximum is € 100.000,00" in result.stderr
 
 
+def test_topup_huge_euros_names_maximum(run: Any) -> None:
+    setup_customer(run)
+    result = run("topup", "HD-1001", "99999999999", "--invoice", "F1")
+    assert result.exit_code == 2
+    assert "het maximum is € 100.000,00" in result.stderr
+
+
 def test_topup_same_key_other_amount_conflicts(run: Any) -> None:
     setup_customer(run)
     run("topup", "HD-1001", "50", "--invoice", "F1", "--key", "k1")
@@ -130,6 +137,15 @@ def test_ledger_period_and_human_output(run: Any) -> None:
     assert future == []
     assert bad.exit_code == 2
     assert "'gisteren'" in bad.stderr
+
+
+def test_ledger_reversed_period_rejected(run: Any) -> None:
+    setup_customer(run)
+    result = run("ledger", "HD-1001", "--from", "2026-12-10", "--to", "2026-12-01")
+    assert result.exit_code == 2
+    assert "'2026-12-10'" in result.stderr
+    assert "verwissel" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_customer_show_list_block(run: Any) -> None:
