@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from callmeter.clock import ensure_utc
 from callmeter.db.models import Call, Customer, LedgerEntry, Reservation
-from callmeter.ledger.service import BALANCE_KINDS, Credit, list_entries
+from callmeter.ledger.service import BALANCE_KINDS, Credit, balance_sum, list_entries, reserved_sum
 
 ACTIVE_STATES = ("admitted", "answered")
 
@@ -52,12 +52,8 @@ class CustomerCredit:
 _CUSTOMER_CREDIT = select(
     Customer.helpdesk_id,
     Customer.plan,
-    select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
-    .where(LedgerEntry.customer_id == Customer.id, LedgerEntry.kind.in_(BALANCE_KINDS))
-    .scalar_subquery(),
-    select(func.coalesce(func.sum(Reservation.amount_cents - Reservation.charged_cents), 0))
-    .where(Reservation.customer_id == Customer.id, Reservation.released_at.is_(None))
-    .scalar_subquery(),
+    balance_sum(Customer.id).scalar_subquery(),
+    reserved_sum(Customer.id).scalar_subquery(),
 ).where(Customer.helpdesk_id == bindparam("helpdesk_id"))
 
 

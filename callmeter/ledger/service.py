@@ -20,7 +20,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import BindParameter, Integer, and_, bindparam, func, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnExpressionArgument,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -148,22 +158,27 @@ def lock_customer(session: Session, customer_id: int) -> Customer:
     return customer
 
 
+def balance_sum(customer_id: ColumnExpressionArgument[int]) -> Select[tuple[int]]:
+    """Build the SELECT that sums a customer's balance entries; customer_id may be a column or a parameter."""
+    return select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
+        LedgerEntry.customer_id == customer_id, LedgerEntry.kind.in_(BALANCE_KINDS)
+    )
+
+
+def reserved_sum(customer_id: ColumnExpressionArgument[int]) -> Select[tuple[int]]:
+    """Build the SELECT that sums the unspent part of a customer's open reservations."""
+    return select(func.coalesce(func.sum(Reservation.amount_cents - Reservation.charged_cents), 0)).where(
+        Reservation.customer_id == customer_id, Reservation.released_at.is_(None)
+    )
+
+
 # The money reads run on every admission and charge, so their statements are
 # built once: SQLAlchemy then reuses their compiled form and cache key instead
 # of constructing and hashing a new statement per call.
 _CUSTOMER_ID: BindParameter[int] = bindparam("customer_id", type_=Integer)
-_BALANCE = (
-    select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
-    .where(LedgerEntry.customer_id == _CUSTOMER_ID, LedgerEntry.kind.in_(BALANCE_KINDS))
-    .scalar_subquery()
-)
-_RESERVED = (
-    select(func.coalesce(func.sum(Reservation.amount_cents - Reservation.charged_cents), 0))
-    .where(Reservation.customer_id == _CUSTOMER_ID, Reservation.released_at.is_(None))
-    .scalar_subquery()
-)
-_BALANCE_STATEMENT = select(_BALANCE)
-_CREDIT_STATEMENT = select(_BALANCE, _RESERVED)
+_BALANCE_STATEMENT = balance_sum(_CUSTOMER_ID)
+_RESERVED_STATEMENT = reserved_sum(_CUSTOMER_ID)
+_CREDIT_STATEMENT = select(_BALANCE_STATEMENT.scalar_subquery(), _RESERVED_STATEMENT.scalar_subquery())
 
 
 def balance_cents(session: Session, customer_id: int) -> int:
@@ -172,12 +187,10 @@ def balance_cents(session: Session, customer_id: int) -> int:
 
 def reserved_cents(session: Session, customer_id: int, exclude_call_id: int | None = None) -> int:
     """Sum the unspent part of this customer's open reservations."""
-    statement = select(func.coalesce(func.sum(Reservation.amount_cents - Reservation.charged_cents), 0)).where(
-        Reservation.customer_id == customer_id, Reservation.released_at.is_(None)
-    )
+    statement = _RESERVED_STATEMENT
     if exclude_call_id is not None:
         statement = statement.where(Reservation.call_id != exclude_call_id)
-    return int(session.scalar(statement) or 0)
+    return int(session.scalar(statement, {"customer_id": customer_id}) or 0)
 
 
 def credit(session: Session, customer_id: int) -> Credit:
@@ -493,9 +506,7 @@ _CHARGE_STATE = (
         select(LedgerEntry.id).where(LedgerEntry.idempotency_key == bindparam("key")).scalar_subquery(),
         Reservation.id,
         Reservation.amount_cents - Reservation.charged_cents,
-        select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
-        .where(LedgerEntry.customer_id == Customer.id, LedgerEntry.kind.in_(BALANCE_KINDS))
-        .scalar_subquery(),
+        balance_sum(Customer.id).scalar_subquery(),
     )
     .select_from(Customer)
     .outerjoin(
