@@ -108,7 +108,7 @@ class Tariff:
         self.block_ms = settings.block_seconds * 1000
         self.grace_ms = settings.grace_seconds * 1000
         # Window edges depend only on the local date and the frozen settings,
-        # and every grant asks for the same two or three days again.
+        # and every grant reads the same two or three days again.
         self._day_edges = lru_cache(maxsize=64)(self._compute_day_edges)
         self._prices: dict[tuple[Plan, timedelta, int], _Prices] = {}
 

@@ -58,11 +58,11 @@ class ChunkReader:
             waiter.set_result(None)
 
     def has_unread(self) -> bool:
-        """Tell whether bytes have arrived that nobody has read yet, here or in the kernel.
+        """Tell whether received bytes are still unread, in this buffer or in the kernel.
 
         A busy event loop reads its sockets late, so received events can
         wait in the kernel's receive buffer while the client's own queue is
-        empty. Metering asks this before it trusts that no Hangup is pending.
+        empty. Metering checks this before it trusts that no Hangup is pending.
         """
         if self._buffered:
             return True
@@ -91,7 +91,7 @@ class ChunkReader:
                 self._waiter = None
         first = self._chunks.popleft()
         if len(first) > n:
-            # Rarely needed, because FrameReader asks for as much as asyncio's transport receives at once.
+            # Rarely needed, because FrameReader requests as much as asyncio's transport receives at once.
             self._chunks.appendleft(first[n:])
             first = first[:n]
         parts = [first]

@@ -93,7 +93,7 @@ class Database:
         # SQLite admits one writer at a time, and a writer that finds the lock
         # taken sleeps in SQLite's busy handler for up to 100 ms per try. The
         # writers of one process therefore queue on this lock instead, and
-        # wake the moment the previous one commits; busy_timeout still covers
+        # wake the moment the previous one commits. busy_timeout still covers
         # writers in other processes.
         self._write_lock: threading.RLock | nullcontext[None] = (
             threading.RLock() if self.is_sqlite else nullcontext()

@@ -147,9 +147,9 @@ class Meter:
         self._early: OrderedDict[str, list[Message]] = OrderedDict()
         self._idle = asyncio.Event()
         self._idle.set()
-        # TODO: one lock for all calls, held across each database write, caps the meter
-        # at one transaction at a time; on PostgreSQL (a few ms per charge) it falls
-        # behind at about 170 charges/s. Per-call locks and batched charges would lift that.
+        # TODO: this one lock for all calls is held across each database write, so the
+        # meter commits one transaction at a time. On PostgreSQL, at a few ms per charge,
+        # it falls behind at about 170 charges/s; per-call locks and batched charges would lift that.
         self._lock = asyncio.Lock()
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._link_up = asyncio.Event()
@@ -589,7 +589,7 @@ class Meter:
 
     async def _watch(self, call: MeteredCall) -> None:
         """Charge each block the moment it starts and cut the call at its grant."""
-        deferrals = 0
+        backoff = BACKLOG_RETRY_SECONDS
         while not call.ended:
             wake = self._next_wake(call)
             if wake is None:
@@ -613,10 +613,10 @@ class Meter:
                 # A backlog that lasts means the meter is overloaded, and every
                 # open call's timer polling the lock would only deepen it, so
                 # each timer backs off, up to half a second.
-                await asyncio.sleep(min(BACKLOG_RETRY_SECONDS * 2**deferrals, BACKLOG_RETRY_MAX_SECONDS))
-                deferrals = min(deferrals + 1, 10)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKLOG_RETRY_MAX_SECONDS)
                 continue
-            deferrals = 0
+            backoff = BACKLOG_RETRY_SECONDS
             if stuck:
                 await clock.sleep(CUTOFF_RETRY_SECONDS)
 

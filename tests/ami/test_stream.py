@@ -155,7 +155,7 @@ async def test_bytes_waiting_in_the_kernel_count_as_unread(serve: Callable[[Hand
 
     port = await serve(send_one_event)
     chunks, writer = await open_chunked_connection("127.0.0.1", port, limit=LIMIT)
-    # A busy event loop reads its sockets late; a paused transport stands in for one.
+    # A busy event loop reads its sockets late, and a paused transport imitates that.
     writer.transport.pause_reading()
     await asyncio.wait_for(sent.wait(), 5)
     assert await _until(chunks.has_unread), "the event never showed as waiting in the receive buffer"
